@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/**
+ * One item found by a source, before any audio is touched. `audio` locates the bytes in a way the
+ * same source can open again on any worker host.
+ */
+export const clipRecordSchema = z.object({
+  source: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'source names are lower-case letters, digits and dashes'),
+  id: z.string().min(1).max(2048),
+  audio: z.string().min(1),
+  text: z.array(z.string()),
+  tags: z.array(z.string()),
+  license: z.string().nullable(),
+  original: z.record(z.string(), z.unknown()),
+  /** Set when the source row was unusable; the clip then ends as an `invalid_record` failure. */
+  invalid: z.string().optional(),
+});
+export type ClipRecord = z.infer<typeof clipRecordSchema>;

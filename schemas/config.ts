@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { parseOrThrow } from './parse.ts';
+
+/** Settings that come from the environment, so credentials never pass through argv or job data. */
+export const configSchema = z.object({
+  redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Key prefix for every BullMQ/Redis key of this deployment; tests use their own. */
+  prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('clapset'),
+  ffmpegPath: z.string().optional(),
+  s3: z.object({
+    endpoint: z.string().url().optional(),
+    region: z.string().default('us-east-1'),
+    forcePathStyle: z.boolean().default(false),
+  }),
+});
+export type Config = z.infer<typeof configSchema>;
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const endpoint = env.CLAPSET_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  return parseOrThrow(
+    configSchema,
+    {
+      redisUrl: env.CLAPSET_REDIS_URL ?? env.REDIS_URL ?? undefined,
+      prefix: env.CLAPSET_PREFIX ?? undefined,
+      ffmpegPath: env.FFMPEG_PATH || undefined,
+      s3: {
+        endpoint: endpoint || undefined,
+        region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? undefined,
+        // Self-hosted S3 servers (MinIO, s3rver, Ceph) want path-style; AWS works either way.
+        forcePathStyle: env.CLAPSET_S3_FORCE_PATH_STYLE ? env.CLAPSET_S3_FORCE_PATH_STYLE === 'true' : Boolean(endpoint),
+      },
+    },
+    'environment configuration',
+  );
+}

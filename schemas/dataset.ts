@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/** LAION's per-clip filters; `null` switches one off. Filtered clips are counted, not failed. */
+export const filtersSchema = z.object({
+  maxDurationSec: z.number().positive().nullable().default(null),
+  minSampleRate: z.number().int().positive().nullable().default(null),
+});
+export type Filters = z.infer<typeof filtersSchema>;
+
+/** How one dataset is cut and laid out; identical settings re-plan identical shards (resume). */
+export const datasetSpecSchema = z.object({
+  uri: z.string().min(1),
+  shardSize: z.number().int().min(1).max(100_000).default(512),
+  testFraction: z.number().min(0).max(1).default(0.1),
+  splitSeed: z.string().default('clapset'),
+  /** Clips per transcode job: one ffmpeg process serves the whole chunk. */
+  chunkSize: z.number().int().min(1).max(256).default(16),
+  filters: filtersSchema.default({ maxDurationSec: null, minSampleRate: null }),
+});
+export type DatasetSpec = z.infer<typeof datasetSpecSchema>;
+
+export const SPLITS = ['train', 'test'] as const;
+export type Split = (typeof SPLITS)[number];
+
+/** A positional shard: `<split>/<source>-<index>.tar`. */
+export const shardRefSchema = z.object({
+  split: z.enum(SPLITS),
+  source: z.string(),
+  index: z.number().int().min(0),
+  name: z.string().regex(/^[a-z0-9-]+$/),
+});
+export type ShardRef = z.infer<typeof shardRefSchema>;
