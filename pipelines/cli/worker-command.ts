@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { configFromEnv } from '../../schemas/config.ts';
+import { STAGES, type Stage } from '../../infra/queues.ts';
+import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
+import { log } from '../../infra/log.ts';
+import { startWorkers } from '../../workers/run-workers.ts';
+import { createWorkerDeps } from '../../workers/worker-deps.ts';
+import { openQueueContext, parseNumber } from './context.ts';
+
+export function parseStages(value: string): Stage[] {
+  const stages = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of stages) if (!(STAGES as readonly string[]).includes(s)) throw new Error(`unknown stage "${s}"; stages are ${STAGES.join(', ')}`);
+  return stages as Stage[];
+}
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('Process jobs from the queues until stopped (SIGINT/SIGTERM finish active jobs first). Run as many as you like, on any host sharing Redis and the object store.')
+    .option('--stages <list>', `comma-separated stages to serve (${STAGES.join(', ')})`, STAGES.join(','))
+    .option('--concurrency <n>', 'transcode chunks processed at once (each runs one ffmpeg process)', '2')
+    .action(async (options: { stages: string; concurrency: string }) => {
+      const config = configFromEnv();
+      const ctx = await openQueueContext(config);
+      const deps = createWorkerDeps(config, await locateFfmpeg(config));
+      const stop = startWorkers(ctx, deps, { stages: parseStages(options.stages), concurrency: parseNumber(options.concurrency) });
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          log.info('worker stopping', { signal });
+          resolve();
+        };
+        process.once('SIGINT', shutdown);
+        process.once('SIGTERM', shutdown);
+      });
+      await stop();
+      await deps.close();
+      await ctx.close();
+    });
+}

@@ -1,0 +1,47 @@
+import { Job, type FlowProducer, type Queue } from 'bullmq';
+import type { DatasetSpec } from '../schemas/dataset.ts';
+import type { ShardJob, TranscodeJob } from '../schemas/jobs.ts';
+import type { SourceSpec } from '../schemas/source-spec.ts';
+import { jobIds, RETRY } from '../infra/queues.ts';
+import { chunk, type PlannedShard } from './shard-plan.ts';
+
+export interface ShardQueues {
+  flows: FlowProducer;
+  shardQueue: Queue;
+}
+
+/**
+ * Adds one shard as a flow: a `shard` parent whose `transcode` children each carry a chunk of
+ * clips. Ids are derived from the dataset and shard, so adding a shard that is already in flight
+ * is a no-op; one left completed or failed by an earlier run is replaced.
+ */
+export async function enqueueShard(queues: ShardQueues, dataset: DatasetSpec, source: SourceSpec, shard: PlannedShard): Promise<string> {
+  const id = jobIds.shard(dataset.uri, shard.ref.split, shard.ref.name);
+  const state = await queues.shardQueue.getJobState(id);
+  if (state === 'completed' || state === 'failed') {
+    await (await Job.fromId(queues.shardQueue, id))?.remove({ removeChildren: true });
+  } else if (state !== 'unknown') {
+    return id;
+  }
+  const shardData: ShardJob = { dataset, shard: shard.ref, clips: shard.clips.map((c) => ({ key: c.key, id: c.record.id })) };
+  await queues.flows.add({
+    name: 'shard',
+    queueName: 'shard',
+    data: shardData,
+    opts: { jobId: id, ...RETRY, removeOnComplete: true, removeOnFail: { count: 1000 } },
+    children: chunk(shard.clips, dataset.chunkSize).map((clips, index) => ({
+      name: 'transcode',
+      queueName: 'transcode',
+      data: { dataset, source, shard: shard.ref, clips } satisfies TranscodeJob,
+      opts: {
+        jobId: jobIds.transcode(dataset.uri, shard.ref.split, shard.ref.name, index),
+        ...RETRY,
+        // A chunk that fails for good must not hold its shard back: its clips are counted as failed.
+        ignoreDependencyOnFailure: true,
+        removeOnComplete: true,
+        removeOnFail: { count: 10_000 },
+      },
+    })),
+  });
+  return id;
+}

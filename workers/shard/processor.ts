@@ -1,0 +1,64 @@
+import { Transform } from 'node:stream';
+import type { Job } from 'bullmq';
+import { clipResultSchema, shardJobSchema, type ClipResult } from '../../schemas/jobs.ts';
+import { parseOrThrow } from '../../schemas/parse.ts';
+import { shardStatsSchema, type ShardStats } from '../../schemas/stats.ts';
+import { shardKeys } from '../../pipelines/shard-plan.ts';
+import type { ObjectStore } from '../../infra/store/object-store.ts';
+import type { WorkerDeps } from '../worker-deps.ts';
+import { buildShardStats, resolveClipResults } from './shard-stats.ts';
+import { tarStream, type TarMember } from './tar-writer.ts';
+
+type ShardJobHandle = Pick<Job, 'data' | 'getChildrenValues' | 'getIgnoredChildrenFailures'>;
+
+/**
+ * Runs when all of a shard's transcode chunks have finished (failed ones included): streams the
+ * staged members into `<split>/<shard>.tar`, then writes `<shard>_stats.json` — last, because its
+ * presence marks the shard done — and clears the shard's staging prefix.
+ */
+export async function processShardJob(job: ShardJobHandle, deps: WorkerDeps): Promise<ShardStats> {
+  const data = parseOrThrow(shardJobSchema, job.data, 'shard job');
+  const store = deps.store(data.dataset.uri);
+  const keys = shardKeys(data.shard);
+  // A previous attempt may have finished the shard and died before BullMQ heard of it.
+  if (await store.exists(keys.stats)) return parseOrThrow(shardStatsSchema, JSON.parse((await store.getBuffer(keys.stats)).toString('utf8')), keys.stats);
+
+  const start = new Date();
+  const childValues = Object.values(await job.getChildrenValues<unknown[]>()).flat();
+  const children = childValues.map((value) => parseOrThrow(clipResultSchema, value, 'transcode result'));
+  const jobFailures = Object.values(await job.getIgnoredChildrenFailures());
+  const results = resolveClipResults(data.clips, children, jobFailures);
+
+  const bytesWritten = await writeShardTar(store, keys.tar, keys.staging, results);
+  const stats = buildShardStats(data.shard, results, { start, end: new Date() }, bytesWritten);
+  await store.put(keys.stats, JSON.stringify(stats, null, 1), { contentType: 'application/json' });
+  await clearStaging(store, keys.staging);
+  return stats;
+}
+
+async function writeShardTar(store: ObjectStore, tarKey: string, staging: string, results: readonly ClipResult[]): Promise<number> {
+  function* members(): Generator<TarMember> {
+    for (const r of results) {
+      if (r.status !== 'ok') continue;
+      yield { name: `${r.key}.flac`, size: r.flacBytes, body: () => store.getStream(`${staging}${r.key}.flac`) };
+      yield { name: `${r.key}.json`, size: r.jsonBytes, body: () => store.getStream(`${staging}${r.key}.json`) };
+    }
+  }
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const tar = tarStream(members());
+  tar.on('error', (error) => counter.destroy(error)); // pipe() alone would leave the upload waiting forever
+  await store.put(tarKey, tar.pipe(counter), { contentType: 'application/x-tar' });
+  return bytes;
+}
+
+export async function clearStaging(store: ObjectStore, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of store.list(prefix)) keys.push(object.key);
+  await store.delete(keys);
+}

@@ -1,0 +1,61 @@
+import type { ShardRef } from '../../schemas/dataset.ts';
+import type { ClipResult } from '../../schemas/jobs.ts';
+import type { ShardStats } from '../../schemas/stats.ts';
+import { addFailure, addFiltered, addSample, emptyTally } from '../../pipelines/tally.ts';
+
+/**
+ * Lines up child results with the shard's planned clips: every planned clip gets exactly one
+ * result, and one whose job failed for good (no result) is a `job_failed` failure.
+ */
+export function resolveClipResults(
+  planned: readonly { key: string; id: string }[],
+  childResults: readonly ClipResult[],
+  jobFailures: readonly string[],
+): ClipResult[] {
+  const byKey = new Map(childResults.map((r) => [r.key, r]));
+  const why = jobFailures.length > 0 ? `job failed: ${[...new Set(jobFailures)].join('; ').slice(0, 500)}` : 'job failed';
+  return planned.map(
+    (clip) => byKey.get(clip.key) ?? { status: 'failed', key: clip.key, id: clip.id, reason: 'job_failed', message: why },
+  );
+}
+
+function countBy(results: readonly ClipResult[], status: 'failed' | 'filtered'): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of results) if (r.status === status) counts[r.reason] = (counts[r.reason] ?? 0) + 1;
+  return counts;
+}
+
+export function buildShardStats(
+  ref: ShardRef,
+  results: readonly ClipResult[],
+  timing: { start: Date; end: Date },
+  bytesWritten: number,
+): ShardStats {
+  const tally = emptyTally();
+  for (const r of results) {
+    if (r.status === 'ok') addSample(tally, r.duration, r.license);
+    else if (r.status === 'failed') addFailure(tally, r.reason);
+    else addFiltered(tally, r.reason);
+  }
+  const failures = countBy(results, 'failed');
+  const filtered = countBy(results, 'filtered');
+  return {
+    shard: ref.name,
+    split: ref.split,
+    source: ref.source,
+    tar: `${ref.name}.tar`,
+    count: results.length,
+    successes: tally.samples,
+    failed: Object.values(failures).reduce((a, b) => a + b, 0),
+    filtered: Object.values(filtered).reduce((a, b) => a + b, 0),
+    failures_by_reason: failures,
+    filtered_by_reason: filtered,
+    audio_seconds: tally.seconds,
+    duration: (timing.end.getTime() - timing.start.getTime()) / 1000,
+    start_time: timing.start.toISOString(),
+    end_time: timing.end.toISOString(),
+    bytes_written: bytesWritten,
+    tally,
+    clips: results.map((r) => ({ key: r.key, id: r.id, status: r.status, ...(r.status === 'ok' ? {} : { reason: r.reason }) })),
+  };
+}
