@@ -3,7 +3,7 @@ import type { DatasetSpec } from '../schemas/dataset.ts';
 import type { ShardJob, TranscodeJob } from '../schemas/jobs.ts';
 import type { SourceSpec } from '../schemas/source-spec.ts';
 import { jobIds, RETRY } from '../infra/queues.ts';
-import { chunk, type PlannedShard } from './shard-plan.ts';
+import { chunkClips, type PlannedShard } from './shard-plan.ts';
 
 export interface ShardQueues {
   flows: FlowProducer;
@@ -29,7 +29,7 @@ export async function enqueueShard(queues: ShardQueues, dataset: DatasetSpec, so
     queueName: 'shard',
     data: shardData,
     opts: { jobId: id, ...RETRY, removeOnComplete: true, removeOnFail: { count: 1000 } },
-    children: chunk(shard.clips, dataset.chunkSize).map((clips, index) => ({
+    children: chunkClips(shard.clips, dataset.chunkSize, dataset.chunkBytes).map((clips, index) => ({
       name: 'transcode',
       queueName: 'transcode',
       data: { dataset, source, shard: shard.ref, clips } satisfies TranscodeJob,

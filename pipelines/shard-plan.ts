@@ -65,9 +65,24 @@ export async function* planShards(
   for (const split of ['train', 'test'] as const) if (open[split].length > 0) yield cut(split);
 }
 
-/** Splits a shard's clips into transcode chunks of at most `size` clips (one ffmpeg process each). */
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+/**
+ * Splits a shard's clips into transcode chunks (one ffmpeg process each): at most `maxClips`, and
+ * closed early once the known source bytes reach `maxBytes`, so that long files get jobs of their
+ * own and spread over workers while short clips share one process start-up.
+ */
+export function chunkClips(clips: readonly PlannedClip[], maxClips: number, maxBytes: number): PlannedClip[][] {
+  const chunks: PlannedClip[][] = [];
+  let current: PlannedClip[] = [];
+  let bytes = 0;
+  for (const clip of clips) {
+    current.push(clip);
+    bytes += clip.record.bytes ?? 0;
+    if (current.length >= maxClips || bytes >= maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+  }
+  if (current.length > 0) chunks.push(current);
   return chunks;
 }

@@ -12,6 +12,8 @@ export const clipRecordSchema = z.object({
   tags: z.array(z.string()),
   license: z.string().nullable(),
   original: z.record(z.string(), z.unknown()),
+  /** Size of the source audio when the source knows it; balances transcode chunks. */
+  bytes: z.number().int().min(0).optional(),
   /** Set when the source row was unusable; the clip then ends as an `invalid_record` failure. */
   invalid: z.string().optional(),
 });

@@ -15,6 +15,8 @@ export const datasetSpecSchema = z.object({
   splitSeed: z.string().default('clapset'),
   /** Clips per transcode job: one ffmpeg process serves the whole chunk. */
   chunkSize: z.number().int().min(1).max(256).default(16),
+  /** …and closed early at this many known source bytes, so long files get jobs of their own. */
+  chunkBytes: z.number().int().min(1).default(16 * 1024 * 1024),
   filters: filtersSchema.default({ maxDurationSec: null, minSampleRate: null }),
 });
 export type DatasetSpec = z.infer<typeof datasetSpecSchema>;

@@ -110,6 +110,7 @@ export class LocalSource implements Source {
       tags: tagsFromPath(path),
       license: this.#spec.license ?? null,
       original,
+      ...(typeof original.size === 'number' ? { bytes: original.size } : {}),
     };
   }
 

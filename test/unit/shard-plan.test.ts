@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClipRecord } from '../../schemas/clip.ts';
-import { chunk, planShards, shardKeys, shardName, type PlanTally } from '../../pipelines/shard-plan.ts';
+import { chunkClips, planShards, shardKeys, shardName, type PlanTally } from '../../pipelines/shard-plan.ts';
 import { sampleKey } from '../../pipelines/sample-key.ts';
 import { assignSplit } from '../../pipelines/split.ts';
 
@@ -62,5 +62,12 @@ test('shard names and object keys', () => {
   assert.equal(shardName('bbc', 42), 'bbc-000042');
   const keys = shardKeys({ split: 'test', source: 'bbc', index: 42, name: 'bbc-000042' });
   assert.deepEqual(keys, { tar: 'test/bbc-000042.tar', stats: 'test/bbc-000042_stats.json', staging: '_staging/test/bbc-000042/' });
-  assert.deepEqual(chunk([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
+});
+
+test('transcode chunks close at the clip count or the byte budget, whichever comes first', () => {
+  const clip = (id: string, bytes?: number) => ({ key: id, record: { ...record(id), ...(bytes === undefined ? {} : { bytes }) } });
+  const ids = (chunks: { key: string }[][]) => chunks.map((c) => c.map((x) => x.key));
+  assert.deepEqual(ids(chunkClips(['a', 'b', 'c', 'd', 'e'].map((id) => clip(id)), 2, 100)), [['a', 'b'], ['c', 'd'], ['e']]);
+  assert.deepEqual(ids(chunkClips([clip('a', 10), clip('long', 500), clip('b', 10), clip('c', 10)], 16, 100)), [['a', 'long'], ['b', 'c']]);
+  assert.deepEqual(ids(chunkClips([clip('long1', 500), clip('long2', 500)], 16, 100)), [['long1'], ['long2']]);
 });
