@@ -41,6 +41,7 @@ export async function ensureRedis(url: string, options: { allowStart: boolean })
     throw new Error(
       `Redis does not answer at ${url}, and no redis-server binary could be started (${(error as Error).message}). ` +
         'Install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set CLAPSET_REDIS_URL.',
+      { cause: error },
     );
   }
   const localUrl = `redis://127.0.0.1:${port}`;

@@ -127,6 +127,7 @@ describe('local source: folder', () => {
       tags: [],
       license: 'Proprietary (purchased)',
       original: { path: 'Door_Slam 02.wav', size: wavA.length },
+      bytes: wavA.length,
     });
     assert.deepEqual([byId(records, 'a.b.c.wav').text, byId(records, 'Ünïcode_Folder/Ça_va.mp3').tags], [['a.b.c'], ['Ünïcode Folder']]);
     assert.deepEqual(byId(records, 'deep/er/still/file name.aiff').tags, ['deep', 'er', 'still']);
