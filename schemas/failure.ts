@@ -10,6 +10,7 @@ export const FAILURE_REASONS = [
   'too_large',
   'fetch_error',
   'decode_error',
+  'truncated', // decodes, but far shorter than its container declares (a cut-off download)
   'empty_audio',
   'invalid_output',
   'job_failed', // the clip's job failed for good (its worker kept dying, or storage kept failing)

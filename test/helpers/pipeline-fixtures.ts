@@ -63,6 +63,7 @@ export async function makeCollection(options: { goodCopies?: number } = {}): Pro
   await makeTextAsWav(join(root, 'Broken/Text_file.wav'));
   await makeTone(join(root, 'Broken/whole.tmp.flac'), tone(6, 44100, 1, 'flac'));
   await makeTruncated(join(root, 'Broken/whole.tmp.flac'), join(root, 'Broken/Header_only.flac'), 0.002);
+  await makeTruncated(join(root, 'Broken/whole.tmp.flac'), join(root, 'Broken/Cut_in_half.flac'), 0.5);
   await writeFile(join(root, 'Broken/whole.tmp.flac'), ''); // now an empty file, expected as such
   return {
     root,
@@ -71,6 +72,7 @@ export async function makeCollection(options: { goodCopies?: number } = {}): Pro
       'Broken/Zero_bytes.wav': 'empty_file',
       'Broken/Text_file.wav': 'decode_error',
       'Broken/Header_only.flac': 'decode_error',
+      'Broken/Cut_in_half.flac': 'truncated',
       'Broken/whole.tmp.flac': 'empty_file',
     },
   };

@@ -12,6 +12,7 @@ import type { WorkerDeps } from '../worker-deps.ts';
 import { filterReason } from './filters.ts';
 import { buildSampleJson } from './sample-json.ts';
 import { transcodeBatch } from './transcode-batch.ts';
+import { truncationProblem } from './truncation.ts';
 
 /**
  * One chunk of a shard's clips: make each clip's audio readable here, transcode the chunk with one
@@ -53,6 +54,11 @@ export async function processTranscodeJob(job: Pick<Job, 'data'>, deps: WorkerDe
       const { clip } = ready[i]!;
       if (!outcome.ok) {
         fail(clip, new ClipError(outcome.reason, outcome.message));
+        continue;
+      }
+      const truncated = truncationProblem(outcome);
+      if (truncated) {
+        fail(clip, new ClipError('truncated', truncated));
         continue;
       }
       const filtered = filterReason(outcome, data.dataset.filters);
