@@ -23,7 +23,7 @@ export function spawnLocalWorkers(
     log = createWriteStream(options.logFile, { flags: 'a' });
   }
   const processes = Array.from({ length: count }, () => {
-    const child = spawn(process.execPath, [BIN, 'worker', '--stages', options.stages.join(','), '--concurrency', String(options.concurrency)], {
+    const child = spawn(process.execPath, [BIN, 'worker', '--queues', options.stages.join(','), '--concurrency', String(options.concurrency)], {
       env: options.env,
       stdio: ['ignore', log === 'inherit' ? 'inherit' : 'pipe', log === 'inherit' ? 'inherit' : 'pipe'],
     });

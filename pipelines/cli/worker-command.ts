@@ -7,9 +7,9 @@ import { startWorkers } from '../../workers/run-workers.ts';
 import { createWorkerDeps } from '../../workers/worker-deps.ts';
 import { openQueueContext, parseNumber } from './context.ts';
 
-export function parseStages(value: string): Stage[] {
+export function parseQueues(value: string): Stage[] {
   const stages = value.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of stages) if (!(STAGES as readonly string[]).includes(s)) throw new Error(`unknown stage "${s}"; stages are ${STAGES.join(', ')}`);
+  for (const s of stages) if (!(STAGES as readonly string[]).includes(s)) throw new Error(`unknown queue "${s}"; queues are ${STAGES.join(', ')}`);
   return stages as Stage[];
 }
 
@@ -17,13 +17,13 @@ export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('Process jobs from the queues until stopped (SIGINT/SIGTERM finish active jobs first). Run as many as you like, on any host sharing Redis and the object store.')
-    .option('--stages <list>', `comma-separated stages to serve (${STAGES.join(', ')})`, STAGES.join(','))
+    .option('--queues <list>', `comma-separated queues (stages) to serve: ${STAGES.join(', ')}`, STAGES.join(','))
     .option('--concurrency <n>', 'transcode chunks processed at once (each runs one ffmpeg process)', '2')
-    .action(async (options: { stages: string; concurrency: string }) => {
+    .action(async (options: { queues: string; concurrency: string }) => {
       const config = configFromEnv();
       const ctx = await openQueueContext(config);
       const deps = createWorkerDeps(config, await locateFfmpeg(config));
-      const stop = startWorkers(ctx, deps, { stages: parseStages(options.stages), concurrency: parseNumber(options.concurrency) });
+      const stop = startWorkers(ctx, deps, { stages: parseQueues(options.queues), concurrency: parseNumber(options.concurrency) });
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
           log.info('worker stopping', { signal });

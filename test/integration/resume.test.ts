@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { STAGES } from '../../infra/queues.ts';
 import { deletePrefixedKeys } from '../../infra/redis/connection.ts';
 import { openStore } from '../../infra/store/open-store.ts';
@@ -14,9 +12,9 @@ import { spawnLocalWorkers } from '../../pipelines/local-workers.ts';
 import { runCrawl } from '../../pipelines/run-crawl.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 import { crawlJobSchema } from '../../schemas/jobs.ts';
+import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection } from '../helpers/pipeline-fixtures.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/clapset.js', import.meta.url));
 let collection: Collection;
 let out: string;
 
@@ -40,17 +38,6 @@ const crawlInto = (uri: string) =>
 
 const statsFiles = (dir: string) =>
   ['train', 'test'].flatMap((split) => (existsSync(join(dir, split)) ? readdirSync(join(dir, split)).filter((f) => f.endsWith('_stats.json')) : []));
-
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test('a crawl killed mid-run, its Redis keys deleted, resumes with --resume to the same dataset as an uninterrupted run', async () => {
   const config = configFromEnv();
@@ -86,7 +73,7 @@ test('a crawl killed mid-run, its Redis keys deleted, resumes with --resume to t
     env,
   );
   assert.equal(resumed.code, 0, resumed.stderr);
-  const summary = JSON.parse(resumed.stdout.trim().split('\n').at(-1)!) as { shardsSkipped: number; shardsDone: number; samples: number };
+  const summary = lastJsonLine<{ shardsSkipped: number; shardsDone: number; samples: number }>(resumed.stdout);
   assert.ok(summary.shardsSkipped >= doneBeforeKill, `finished shards were skipped (${summary.shardsSkipped})`);
   assert.equal(summary.shardsSkipped + summary.shardsDone, totalShards);
   await ctx.close();
