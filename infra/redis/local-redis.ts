@@ -24,14 +24,14 @@ async function freePort(): Promise<number> {
  * Uses the Redis at `url` when it answers; otherwise, for the embedded defaults, starts a private
  * in-memory `redis-server` on a free loopback port. Without the binary the error says how to get one.
  */
-export async function ensureRedis(url: string, options: { allowStart: boolean }): Promise<RedisHandle> {
+export async function ensureRedis(url: string, options: { allowStart: boolean; binary?: string }): Promise<RedisHandle> {
   if (await redisAnswers(url)) return { url, started: false, stop: async () => {} };
   if (!options.allowStart) throw new Error(`Redis does not answer at ${url}. Start one, or set CLAPSET_REDIS_URL.`);
   const port = await freePort();
   let child: ChildProcess;
   try {
     child = await new Promise<ChildProcess>((resolve, reject) => {
-      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      const proc = spawn(options.binary ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
         stdio: 'ignore',
       });
       proc.once('error', reject);
