@@ -65,6 +65,9 @@ export async function makeCollection(options: { goodCopies?: number } = {}): Pro
   await makeTruncated(join(root, 'Broken/whole.tmp.flac'), join(root, 'Broken/Header_only.flac'), 0.002);
   await makeTruncated(join(root, 'Broken/whole.tmp.flac'), join(root, 'Broken/Cut_in_half.flac'), 0.5);
   await writeFile(join(root, 'Broken/whole.tmp.flac'), ''); // now an empty file, expected as such
+  await makeTone(join(root, 'Broken/whole.tmp.mp3'), tone(4, 44100, 2, 'mp3'));
+  await makeTruncated(join(root, 'Broken/whole.tmp.mp3'), join(root, 'Broken/Cut_download.mp3'), 0.4);
+  await writeFile(join(root, 'Broken/whole.tmp.mp3'), '');
   return {
     root,
     valid: Object.keys(good),
@@ -74,6 +77,8 @@ export async function makeCollection(options: { goodCopies?: number } = {}): Pro
       'Broken/Header_only.flac': 'decode_error',
       'Broken/Cut_in_half.flac': 'truncated',
       'Broken/whole.tmp.flac': 'empty_file',
+      'Broken/Cut_download.mp3': 'truncated',
+      'Broken/whole.tmp.mp3': 'empty_file',
     },
   };
 }
