@@ -45,7 +45,7 @@ export async function waitForCrawl(ctx: QueueContext, id: string, onProgress: (p
       const state = await job.getState();
       if (state === 'completed') return job.returnvalue as CrawlSummary;
       if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) throw new Error(`crawl failed: ${job.failedReason}`);
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
     await queue.close();

@@ -70,7 +70,7 @@ export async function processCrawlJob(job: CrawlJobHandle, store: ObjectStore, q
     }
     await report();
   };
-  const wait = () => new Promise((r) => setTimeout(r, 250));
+  const wait = () => new Promise((r) => setTimeout(r, 100));
 
   for await (const shard of planShards(source.records(), data.dataset, data.source.name, { limit: data.limit, tally })) {
     progress.shardsPlanned++;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,6 +36,20 @@ export class LocalStore implements ObjectStore {
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
+    }
+  }
+
+  async putFile(key: string, path: string, options: { contentType?: string } = {}): Promise<void> {
+    const target = this.pathOf(key);
+    if (key.endsWith('/')) throw new UnsafeKeyError(key, 'a folder key cannot hold an object');
+    await mkdir(dirname(target), { recursive: true });
+    await this.assertRealParentInside(key, target);
+    try {
+      await rename(path, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await this.put(key, createReadStream(path), options); // another filesystem: copy atomically
+      await rm(path, { force: true });
     }
   }
 

@@ -15,6 +15,11 @@ export interface ObjectStore {
   readonly uri: string;
   /** Writes a whole object; a stream body is uploaded as it is read (multipart on S3), never buffered whole. */
   put(key: string, body: Buffer | string | Readable, options?: { contentType?: string }): Promise<void>;
+  /**
+   * Stores a local file under `key`, consuming it: a local store moves it into place (no copy when
+   * on the same filesystem), a remote one uploads it. The file is gone afterwards either way.
+   */
+  putFile(key: string, path: string, options?: { contentType?: string }): Promise<void>;
   /** Streams an object; rejects with `NotFoundError` when absent. */
   getStream(key: string): Promise<Readable>;
   getBuffer(key: string): Promise<Buffer>;

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
@@ -110,6 +112,11 @@ export class S3Store implements ObjectStore {
       if (body instanceof Readable) body.destroy();
       throw this.failure('put', key, error);
     }
+  }
+
+  async putFile(key: string, path: string, options: { contentType?: string } = {}): Promise<void> {
+    await this.put(key, createReadStream(path), options);
+    await rm(path, { force: true });
   }
 
   async getStream(key: string): Promise<Readable> {

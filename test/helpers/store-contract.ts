@@ -1,6 +1,10 @@
 // Behaviour every ObjectStore must share, run by the local and the S3 integration tests alike.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -115,6 +119,17 @@ export function objectStoreContract(store: () => ObjectStore, options: ContractO
     assert.equal(await s.size('over/empty'), 0);
     assert.equal(await s.exists('over/empty'), true);
     assert.equal((await s.getBuffer('over/empty')).length, 0);
+  });
+
+  test('putFile stores a local file and consumes it', async () => {
+    const s = store();
+    const dir = await mkdtemp(join(tmpdir(), 'clapset-putfile-'));
+    const file = join(dir, 'clip.flac');
+    await writeFile(file, Buffer.from('fLaC and some bytes'));
+    await s.putFile('staged/clip.flac', file, { contentType: 'audio/flac' });
+    assert.equal((await s.getBuffer('staged/clip.flac')).toString(), 'fLaC and some bytes');
+    assert.equal(existsSync(file), false, 'the source file is consumed');
+    await rm(dir, { recursive: true, force: true });
   });
 
   test('missing keys: size null, exists false, get rejects with NotFoundError', async () => {

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
@@ -67,7 +66,7 @@ export async function processTranscodeJob(job: Pick<Job, 'data'>, deps: WorkerDe
         continue;
       }
       const json = Buffer.from(JSON.stringify(buildSampleJson(clip.key, clip.record, outcome)));
-      await store.put(`${staging}${clip.key}.flac`, createReadStream(outcome.outputPath), { contentType: 'audio/flac' });
+      await store.putFile(`${staging}${clip.key}.flac`, outcome.outputPath, { contentType: 'audio/flac' });
       await store.put(`${staging}${clip.key}.json`, json, { contentType: 'application/json' });
       results.set(clip.key, {
         status: 'ok',
