@@ -30,8 +30,11 @@ export async function readAllShardStats(store: ObjectStore): Promise<ShardStats[
   return all;
 }
 
+/** What a roll-up needs of a shard's stats (live statistics keep only this much). */
+export type ShardSummary = Pick<ShardStats, 'shard' | 'split' | 'source' | 'count' | 'successes' | 'tally'>;
+
 /** Pure roll-up of shard stats into the dataset's `stats.json`. */
-export function aggregateStats(shards: readonly ShardStats[], now = new Date()): DatasetStats {
+export function aggregateStats(shards: readonly ShardSummary[], now = new Date()): DatasetStats {
   const sources: DatasetStats['sources'] = {};
   const splits: DatasetStats['splits'] = {};
   for (const shard of shards) {

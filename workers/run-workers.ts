@@ -1,8 +1,10 @@
 import { MetricsTime, Worker, type ConnectionOptions, type Processor } from 'bullmq';
 import { openFlowProducer, openQueue, type QueueContext, type Stage } from '../infra/queues.ts';
 import { errorMessage, log } from '../infra/log.ts';
+import { recordStageJob, type StageCounters } from '../infra/stage-metrics.ts';
 import { processCrawlJob } from '../pipelines/crawl.ts';
-import { crawlJobSchema } from '../schemas/jobs.ts';
+import { crawlJobSchema, type ClipResult } from '../schemas/jobs.ts';
+import type { ShardStats } from '../schemas/stats.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import { processShardJob } from './shard/processor.ts';
 import { processTranscodeJob } from './transcode/processor.ts';
@@ -12,6 +14,21 @@ export interface WorkerOptions {
   stages: readonly Stage[];
   /** Concurrent transcode chunks (each runs one ffmpeg process); other stages scale from it. */
   concurrency: number;
+}
+
+/** What a finished job adds to its stage's counters (clips by outcome, bytes written). */
+function stageCounters(stage: Stage, value: unknown): StageCounters {
+  if (stage === 'transcode' && Array.isArray(value)) {
+    const results = value as ClipResult[];
+    return {
+      clips_ok: results.filter((r) => r.status === 'ok').length,
+      clips_failed: results.filter((r) => r.status === 'failed').length,
+      clips_filtered: results.filter((r) => r.status === 'filtered').length,
+      audio_seconds: results.reduce((sum, r) => sum + (r.status === 'ok' ? r.duration : 0), 0),
+    };
+  }
+  if (stage === 'shard' && value && typeof value === 'object') return { bytes_written: (value as ShardStats).bytes_written };
+  return {};
 }
 
 /**
@@ -27,7 +44,7 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
       concurrency: 4,
     },
     transcode: { processor: (job) => processTranscodeJob(job, deps), concurrency: options.concurrency },
-    shard: { processor: (job) => processShardJob(job, deps), concurrency: Math.max(1, Math.ceil(options.concurrency / 2)) },
+    shard: { processor: (job) => processShardJob(job, deps, ctx), concurrency: Math.max(1, Math.ceil(options.concurrency / 2)) },
   };
   const workers = options.stages.map((stage) => {
     const { processor, concurrency } = processors[stage];
@@ -45,6 +62,12 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
       log.warn('job attempt failed', { stage, job: job?.id, attempt: job?.attemptsMade, error: errorMessage(error) }),
     );
     worker.on('error', (error) => log.error('worker error', { stage, error: errorMessage(error) }));
+    worker.on('completed', (job, value: unknown) => {
+      const seconds = job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0;
+      recordStageJob(ctx.connection, ctx.prefix, stage, seconds, stageCounters(stage, value)).catch((error: unknown) =>
+        log.warn('could not record stage metrics', { stage, error: errorMessage(error) }),
+      );
+    });
     return worker;
   });
   log.info('worker started', { stages: options.stages, concurrency: options.concurrency });

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { errorMessage } from '../../infra/log.ts';
 import { CLAPSET_VERSION } from '../version.ts';
 import { registerCrawlCommand } from './crawl-command.ts';
+import { registerDashboardCommand } from './dashboard-command.ts';
 import { registerDatasetCommands } from './dataset-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerStatusCommand } from './status-command.ts';
@@ -19,6 +20,7 @@ registerCrawlCommand(program);
 registerWorkerCommand(program);
 registerStatusCommand(program);
 registerDatasetCommands(program);
+registerDashboardCommand(program);
 
 try {
   await program.parseAsync(process.argv);

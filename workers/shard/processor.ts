@@ -5,6 +5,8 @@ import { parseOrThrow } from '../../schemas/parse.ts';
 import { shardStatsSchema, type ShardStats } from '../../schemas/stats.ts';
 import { shardKeys } from '../../pipelines/shard-plan.ts';
 import type { ObjectStore } from '../../infra/store/object-store.ts';
+import type { QueueContext } from '../../infra/queues.ts';
+import { recordShardLive } from '../../pipelines/live-stats.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { buildShardStats, resolveClipResults } from './shard-stats.ts';
 import { tarStream, type TarMember } from './tar-writer.ts';
@@ -16,7 +18,7 @@ type ShardJobHandle = Pick<Job, 'data' | 'getChildrenValues' | 'getIgnoredChildr
  * staged members into `<split>/<shard>.tar`, then writes `<shard>_stats.json` — last, because its
  * presence marks the shard done — and clears the shard's staging prefix.
  */
-export async function processShardJob(job: ShardJobHandle, deps: WorkerDeps): Promise<ShardStats> {
+export async function processShardJob(job: ShardJobHandle, deps: WorkerDeps, live: QueueContext | null = null): Promise<ShardStats> {
   const data = parseOrThrow(shardJobSchema, job.data, 'shard job');
   const store = deps.store(data.dataset.uri);
   const keys = shardKeys(data.shard);
@@ -33,6 +35,7 @@ export async function processShardJob(job: ShardJobHandle, deps: WorkerDeps): Pr
   const stats = buildShardStats(data.shard, results, { start, end: new Date() }, bytesWritten);
   await store.put(keys.stats, JSON.stringify(stats, null, 1), { contentType: 'application/json' });
   await clearStaging(store, keys.staging);
+  if (live) await recordShardLive(live.connection, live.prefix, data.dataset.uri, stats, results);
   return stats;
 }
 

@@ -1,0 +1,37 @@
+import type { QueueContext } from '../infra/queues.ts';
+import { redact } from '../infra/log.ts';
+import { readStageMetrics } from '../infra/stage-metrics.ts';
+import type { ObjectStore } from '../infra/store/object-store.ts';
+import { LAION_AUDIO_630K } from '../pipelines/dataset-card.ts';
+import { readJson, STATS_KEY } from '../pipelines/finalise.ts';
+import { readLiveShards, readLiveStats, readRecentFailures } from '../pipelines/live-stats.ts';
+import { readPipelineStatus } from '../pipelines/queue-status.ts';
+import { datasetStatsSchema } from '../schemas/stats.ts';
+import { parseOrThrow } from '../schemas/parse.ts';
+
+export interface DashboardDataset {
+  uri: string;
+  store: ObjectStore;
+}
+
+/** Everything the page shows, in one JSON document; messages pass through `redact` on the way out. */
+export async function buildOverview(ctx: QueueContext, datasets: readonly DashboardDataset[]) {
+  const [queues, stageMetrics] = await Promise.all([readPipelineStatus(ctx), readStageMetrics(ctx.connection, ctx.prefix)]);
+  for (const crawl of queues.crawls) if (crawl.failedReason) crawl.failedReason = redact(crawl.failedReason);
+  return {
+    generated_at: new Date().toISOString(),
+    laion: LAION_AUDIO_630K,
+    queues,
+    stageMetrics,
+    datasets: await Promise.all(
+      datasets.map(async ({ uri, store }, index) => ({
+        uri,
+        index,
+        live: await readLiveStats(ctx.connection, ctx.prefix, uri),
+        finalised: (await store.exists(STATS_KEY)) ? parseOrThrow(datasetStatsSchema, await readJson(store, STATS_KEY), STATS_KEY) : null,
+        failures: (await readRecentFailures(ctx.connection, ctx.prefix, uri)).map((f) => ({ ...f, message: redact(f.message) })),
+        shards: (await readLiveShards(ctx.connection, ctx.prefix, uri)).map(([name, s]) => ({ name, samples: s.successes, url: `/files/${index}/${name}.tar` })),
+      })),
+    ),
+  };
+}
