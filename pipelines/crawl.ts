@@ -4,10 +4,11 @@ import type { DatasetManifest } from '../schemas/manifest.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
 import { log } from '../infra/log.ts';
-import { createSource } from '../sources/registry.ts';
+import { createSource, isResumable, type SourceContext } from '../sources/registry.ts';
+import { crawlCheckpointSchema, type CrawlCheckpoint } from '../schemas/checkpoint.ts';
 import { enqueueShard, type ShardQueues } from './enqueue-shard.ts';
-import { finaliseDataset, MANIFEST_KEY, readManifest } from './finalise.ts';
-import { planShards, shardKeys, type PlannedShard, type PlanTally } from './shard-plan.ts';
+import { finaliseDataset, MANIFEST_KEY, readJson, readManifest } from './finalise.ts';
+import { planShards, shardKeys, withoutCursors, type PlanCheckpoint, type PlannedShard, type PlanTally } from './shard-plan.ts';
 import { CLAPSET_VERSION } from './version.ts';
 
 export interface CrawlProgress {
@@ -34,10 +35,20 @@ type CrawlJobHandle = Pick<Job, 'data' | 'updateProgress'>;
  * outstanding (back-pressure: Redis never holds more than that, however large the source). Once
  * every shard is done it finalises the dataset.
  */
-export async function processCrawlJob(job: CrawlJobHandle, store: ObjectStore, queues: ShardQueues & { shardQueue: Queue }): Promise<CrawlSummary> {
+export async function processCrawlJob(
+  job: CrawlJobHandle,
+  store: ObjectStore,
+  queues: ShardQueues & { shardQueue: Queue },
+  sources: SourceContext,
+): Promise<CrawlSummary> {
   const data = parseOrThrow(crawlJobSchema, job.data, 'crawl job');
   await recordSourceInManifest(store, data);
-  const source = createSource(data.source);
+  const source = createSource(data.source, sources);
+  const dataset = { ...data.dataset, filters: data.filters ?? data.dataset.filters };
+  const checkpoints = new CheckpointFrontier(store, data.source.name, isResumable(source));
+  const saved = await checkpoints.load();
+  const seen = new Set(saved?.seen ?? []);
+  const items = isResumable(source) ? source.crawl(saved?.checkpoint.cursor ?? undefined) : withoutCursors(source.records());
   const tally: PlanTally = { records: 0, duplicates: 0 };
   const progress: CrawlProgress = { records: 0, duplicates: 0, shardsPlanned: 0, shardsSkipped: 0, shardsDone: 0, shardsFailed: 0 };
   const outstanding = new Map<string, PlannedShard>();
@@ -56,10 +67,11 @@ export async function processCrawlJob(job: CrawlJobHandle, store: ObjectStore, q
       if (state === 'completed' || state === 'unknown') {
         if (await store.exists(shardKeys(shard.ref).stats)) {
           outstanding.delete(id);
+          checkpoints.settle(shard);
           progress.shardsDone++;
         } else if (state === 'unknown') {
           log.warn('shard job vanished before finishing; adding it again', { shard: shard.ref.name });
-          await enqueueShard(queues, data.dataset, data.source, shard);
+          await enqueueShard(queues, dataset, data.source, shard);
         }
       } else if (state === 'failed') {
         const failed = await queues.shardQueue.getJob(id);
@@ -68,13 +80,18 @@ export async function processCrawlJob(job: CrawlJobHandle, store: ObjectStore, q
         progress.shardsFailed++;
       }
     }
+    await checkpoints.save(seen, false);
     await report();
   };
   const wait = () => new Promise((r) => setTimeout(r, 100));
 
-  for await (const shard of planShards(source.records(), data.dataset, data.source.name, { limit: data.limit, tally })) {
+  const plan = planShards(items, data.dataset, data.source.name, { limit: data.limit, tally, seen, ...(saved ? { resume: saved.checkpoint } : {}) });
+  if (saved) progress.shardsPlanned = progress.shardsSkipped = saved.checkpoint.nextIndex.train + saved.checkpoint.nextIndex.test;
+  for await (const shard of plan) {
     progress.shardsPlanned++;
+    checkpoints.plan(shard);
     if (await store.exists(shardKeys(shard.ref).stats)) {
+      checkpoints.settle(shard);
       progress.shardsSkipped++;
       continue;
     }
@@ -82,13 +99,14 @@ export async function processCrawlJob(job: CrawlJobHandle, store: ObjectStore, q
       await settle();
       if (outstanding.size >= data.maxShardsInFlight) await wait();
     }
-    outstanding.set(await enqueueShard(queues, data.dataset, data.source, shard), shard);
+    outstanding.set(await enqueueShard(queues, dataset, data.source, shard), shard);
     await report();
   }
   while (outstanding.size > 0) {
     await settle();
     if (outstanding.size > 0) await wait();
   }
+  await checkpoints.save(seen, true);
   if (failures.length > 0) {
     throw new Error(`${failures.length} shard(s) failed; rerun the crawl with --resume to retry them: ${failures.join(' | ')}`);
   }
@@ -125,4 +143,58 @@ async function recordSourceInManifest(store: ObjectStore, data: CrawlJob): Promi
     members: ['flac', 'json'],
   };
   await store.put(MANIFEST_KEY, JSON.stringify(manifest, null, 1), { contentType: 'application/json' });
+}
+
+/**
+ * Tracks which planned shards are settled (done or already there) and saves the planner's
+ * checkpoint at the newest shard before which everything is settled — never past a shard that is
+ * still in flight or failed, so a crawl resumed from it loses nothing even if Redis lost its jobs.
+ */
+class CheckpointFrontier {
+  readonly #store: ObjectStore;
+  readonly #source: string;
+  readonly #key: string;
+  /** Only sources that can restart at a cursor have anything to gain from a checkpoint. */
+  readonly #enabled: boolean;
+  readonly #pending: { name: string; checkpoint: PlanCheckpoint; settled: boolean }[] = [];
+  #frontier: PlanCheckpoint | null = null;
+  #savedFrontier: PlanCheckpoint | null = null;
+  #lastSave = 0;
+
+  constructor(store: ObjectStore, source: string, enabled: boolean) {
+    this.#store = store;
+    this.#source = source;
+    this.#enabled = enabled;
+    this.#key = `_crawl/${source}.checkpoint.json`;
+  }
+
+  async load(): Promise<CrawlCheckpoint | null> {
+    if (!this.#enabled || !(await this.#store.exists(this.#key))) return null;
+    return parseOrThrow(crawlCheckpointSchema, await readJson(this.#store, this.#key), this.#key);
+  }
+
+  plan(shard: PlannedShard): void {
+    this.#pending.push({ name: `${shard.ref.split}/${shard.ref.name}`, checkpoint: shard.checkpoint, settled: false });
+  }
+
+  settle(shard: PlannedShard): void {
+    const entry = this.#pending.find((p) => p.name === `${shard.ref.split}/${shard.ref.name}`);
+    if (entry) entry.settled = true;
+    while (this.#pending[0]?.settled) this.#frontier = this.#pending.shift()!.checkpoint;
+  }
+
+  /** Saves at most every 10 s, and always when `final`. */
+  async save(seen: Set<string>, final: boolean): Promise<void> {
+    const frontier = this.#frontier;
+    if (!this.#enabled || !frontier || frontier === this.#savedFrontier || (!final && Date.now() - this.#lastSave < 10_000)) return;
+    const body: CrawlCheckpoint = {
+      source: this.#source,
+      saved_at: new Date().toISOString(),
+      checkpoint: frontier,
+      seen: [...seen].slice(0, frontier.seenCount),
+    };
+    await this.#store.put(this.#key, JSON.stringify(body), { contentType: 'application/json' });
+    this.#savedFrontier = frontier;
+    this.#lastSave = Date.now();
+  }
 }

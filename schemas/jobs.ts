@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { clipRecordSchema } from './clip.ts';
-import { datasetSpecSchema, shardRefSchema } from './dataset.ts';
+import { datasetSpecSchema, filtersSchema, shardRefSchema } from './dataset.ts';
 import { FAILURE_REASONS, FILTER_REASONS } from './failure.ts';
 import { sourceSpecSchema } from './source-spec.ts';
 
@@ -11,6 +11,8 @@ export const crawlJobSchema = z.object({
   limit: z.number().int().positive().nullable().default(null),
   /** Shards allowed in flight at once: bounds what Redis holds however large the source. */
   maxShardsInFlight: z.number().int().min(1).default(4),
+  /** This source's filters, replacing the dataset's (LAION filtered Freesound only). */
+  filters: filtersSchema.nullable().default(null),
 });
 export type CrawlJob = z.infer<typeof crawlJobSchema>;
 

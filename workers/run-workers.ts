@@ -37,13 +37,14 @@ function stageCounters(stage: Stage, value: unknown): StageCounters {
  */
 export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: WorkerOptions): () => Promise<void> {
   const shardQueue = openQueue(ctx, 'shard');
+  const sources = { redis: ctx.connection, prefix: ctx.prefix };
   const flows = openFlowProducer(ctx);
   const processors: Record<Stage, { processor: Processor; concurrency: number }> = {
     crawl: {
-      processor: (job) => processCrawlJob(job, deps.store(parseOrThrow(crawlJobSchema, job.data, 'crawl job').dataset.uri), { flows, shardQueue }),
+      processor: (job) => processCrawlJob(job, deps.store(parseOrThrow(crawlJobSchema, job.data, 'crawl job').dataset.uri), { flows, shardQueue }, sources),
       concurrency: 4,
     },
-    transcode: { processor: (job) => processTranscodeJob(job, deps), concurrency: options.concurrency },
+    transcode: { processor: (job) => processTranscodeJob(job, deps, sources), concurrency: options.concurrency },
     shard: { processor: (job) => processShardJob(job, deps, ctx), concurrency: Math.max(1, Math.ceil(options.concurrency / 2)) },
   };
   const workers = options.stages.map((stage) => {

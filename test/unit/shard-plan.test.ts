@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClipRecord } from '../../schemas/clip.ts';
-import { chunkClips, planShards, shardKeys, shardName, type PlanTally } from '../../pipelines/shard-plan.ts';
+import { chunkClips, planShards, shardKeys, shardName, type PlannedShard, type PlanTally } from '../../pipelines/shard-plan.ts';
 import { sampleKey } from '../../pipelines/sample-key.ts';
 import { assignSplit } from '../../pipelines/split.ts';
 
 const record = (id: string): ClipRecord => ({ source: 'src', id, audio: `file:${id}`, text: [id], tags: [], license: null, original: {} });
 
-async function* records(ids: string[]) {
-  for (const id of ids) yield record(id);
+async function* records(ids: string[], from = 0) {
+  for (const [i, id] of ids.entries()) if (i >= from) yield { record: record(id), cursor: String(i + 1) };
 }
 
 async function plan(ids: string[], options: { shardSize: number; testFraction: number; limit?: number | null }) {
@@ -49,6 +49,23 @@ test('positional shards: full shards per split, remainders last, same plan on ev
     assert.ok(mine.every((s) => s.clips.every((c) => assignSplit(c.key, 'seed', 0.2) === split)));
   }
   assert.equal(a.shards[0]!.ref.name, 'src-000000');
+});
+
+test('planning resumed from a checkpoint yields exactly the shards after it', async () => {
+  const ids = Array.from({ length: 157 }, (_, i) => `clip-${i % 140}`); // some duplicates late in the stream
+  const dataset = { shardSize: 8, testFraction: 0.3, splitSeed: 'seed' };
+  const full: PlannedShard[] = [];
+  const seen = new Set<string>();
+  for await (const shard of planShards(records(ids), dataset, 'src', { limit: null, tally: { records: 0, duplicates: 0 }, seen })) full.push(shard);
+  for (const at of [0, 3, 7, full.length - 3]) {
+    const checkpoint = full[at]!.checkpoint;
+    const resumedSeen = new Set([...seen].slice(0, checkpoint.seenCount));
+    const tally = { records: 0, duplicates: 0 };
+    const rest: PlannedShard[] = [];
+    for await (const shard of planShards(records(ids, Number(checkpoint.cursor)), dataset, 'src', { limit: null, tally, seen: resumedSeen, resume: checkpoint })) rest.push(shard);
+    assert.deepEqual(rest.map((s) => [s.ref, s.clips]), full.slice(at + 1).map((s) => [s.ref, s.clips]), `resumed after shard ${at}`);
+    assert.deepEqual(tally, { records: 140, duplicates: 17 });
+  }
 });
 
 test('duplicates are dropped by provider id and limit stops the plan', async () => {

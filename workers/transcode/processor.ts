@@ -5,7 +5,7 @@ import { ClipError } from '../../schemas/failure.ts';
 import { transcodeJobSchema, type ClipResult, type PlannedClip } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { shardKeys } from '../../pipelines/shard-plan.ts';
-import { createSource } from '../../sources/registry.ts';
+import { createSource, type SourceContext } from '../../sources/registry.ts';
 import type { LocalAudio } from '../../sources/source.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { filterReason } from './filters.ts';
@@ -18,10 +18,10 @@ import { truncationProblem } from './truncation.ts';
  * ffmpeg process, and stage `<key>.flac` + `<key>.json` in the object store. Per-clip problems
  * become failed/filtered results; only transient trouble (storage, I/O) throws, so BullMQ retries.
  */
-export async function processTranscodeJob(job: Pick<Job, 'data'>, deps: WorkerDeps): Promise<ClipResult[]> {
+export async function processTranscodeJob(job: Pick<Job, 'data'>, deps: WorkerDeps, sources: SourceContext): Promise<ClipResult[]> {
   const data = parseOrThrow(transcodeJobSchema, job.data, 'transcode job');
   const store = deps.store(data.dataset.uri);
-  const source = createSource(data.source);
+  const source = createSource(data.source, sources);
   const staging = shardKeys(data.shard).staging;
   await mkdir(deps.workRoot, { recursive: true });
   const workDir = await mkdtemp(join(deps.workRoot, 'transcode-'));
