@@ -1,0 +1,95 @@
+/**
+ * Keyword-to-Caption with a T5 text2text model (LAION used mrm8488/t5-base-finetuned-common_gen via
+ * keytotext): keywords joined by spaces → encoder → our beam search over the decoder → decoded,
+ * de-biased sentence. Generation defaults are keytotext's except max_length (see GenerationSettings).
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { resolveModelDir } from '../../infra/models/model-dir.ts';
+import { T5Model } from '../../infra/models/t5-model.ts';
+import { beamSearch, validateBeamSearchOptions, type BeamSearchOptions } from './beam-search.ts';
+import type { Captioner, CaptionerOptions, CaptionProvenance } from './captioner.ts';
+import { debiasCaption } from './debias.ts';
+import { keywordPrompt } from './keywords.ts';
+
+export interface GenerationSettings {
+  numBeams: number;
+  lengthPenalty: number;
+  noRepeatNgramSize: number;
+  earlyStopping: boolean;
+  /** Decoder length cap including the start token. keytotext's 1024 is a runaway guard only; a
+   *  CommonGen sentence ends in ~20 tokens, and 64 bounds the cost of a model that never stops. */
+  maxLength: number;
+}
+
+export const KEYTOTEXT_GENERATION: GenerationSettings = { numBeams: 4, lengthPenalty: 1.5, noRepeatNgramSize: 3, earlyStopping: true, maxLength: 64 };
+export const DEFAULT_BATCH_SIZE = 8;
+
+export async function createT5Captioner(setting: string, options: CaptionerOptions = {}): Promise<Captioner> {
+  const generation: GenerationSettings = { ...KEYTOTEXT_GENERATION, ...options.generation };
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`caption batch size must be an integer ≥ 1, got ${batchSize}`);
+  // Checked before the (slow) load; the token ids come from the model.
+  validateBeamSearchOptions({ ...generation, decoderStartTokenId: 0, eosTokenId: 1 });
+  const { dir, hubId } = await resolveModelDir(setting, options.env ?? process.env);
+  const model = await T5Model.load(dir, {
+    device: options.device ?? 'cpu',
+    dtype: options.dtype ?? 'fp32',
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+  });
+  const search: BeamSearchOptions = { ...generation, decoderStartTokenId: model.special.decoderStartTokenId, eosTokenId: model.special.eosTokenId };
+  const debias = options.debias ?? true;
+  const forged = typeof model.config.clapset_forge === 'object' && model.config.clapset_forge !== null;
+  const provenance: CaptionProvenance = {
+    captioner: 't5',
+    model: hubId ?? basename(dir),
+    model_revision: await pulledRevision(dir),
+    model_type: typeof model.config.model_type === 'string' ? model.config.model_type : null,
+    forged_test_model: forged,
+    dtype: model.dtype,
+    device: model.device,
+    template: null,
+    prompt: 'keywords joined by spaces',
+    generation: {
+      num_beams: generation.numBeams,
+      length_penalty: generation.lengthPenalty,
+      no_repeat_ngram_size: generation.noRepeatNgramSize,
+      early_stopping: generation.earlyStopping,
+      max_length: generation.maxLength,
+    },
+    debias,
+  };
+
+  async function captionBatch(keywordLists: readonly (readonly string[])[]): Promise<string[]> {
+    const encoded = await model.encode(keywordLists.map(keywordPrompt));
+    const sequences = await beamSearch(keywordLists.length, model.stepper(encoded), search);
+    return sequences.map((sequence) => {
+      const caption = model.decode(sequence.tokens);
+      return debias ? debiasCaption(caption) : caption;
+    });
+  }
+
+  return {
+    id: `t5:${provenance.model}`,
+    provenance,
+    async caption(keywordLists) {
+      for (const [index, keywords] of keywordLists.entries()) {
+        if (keywords.length === 0) throw new Error(`keyword list ${index} is empty: skip such clips before captioning`);
+      }
+      const captions: string[] = [];
+      for (let start = 0; start < keywordLists.length; start += batchSize) {
+        captions.push(...(await captionBatch(keywordLists.slice(start, start + batchSize))));
+      }
+      return captions;
+    },
+    close: () => model.release(),
+  };
+}
+
+/** The revision `clapset models pull` recorded in the folder, if it came from there. */
+async function pulledRevision(dir: string): Promise<string | null> {
+  const text = await readFile(join(dir, 'clapset-pull.json'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  const revision = (JSON.parse(text) as { revision?: unknown }).revision;
+  return typeof revision === 'string' ? revision : null;
+}
