@@ -7,6 +7,15 @@ export const filtersSchema = z.object({
 });
 export type Filters = z.infer<typeof filtersSchema>;
 
+/** The caption stage (keyword-to-caption); workers resolve the model on their own host. */
+export const captionSpecSchema = z.object({
+  /** A local model folder or hub id (under CLAPSET_MODELS_DIR); null: LAION's template captioner. */
+  model: z.string().min(1).nullable().default(null),
+  /** Keyword lists per model call. */
+  batchSize: z.number().int().min(1).max(256).default(8),
+});
+export type CaptionSpec = z.infer<typeof captionSpecSchema>;
+
 /** How one dataset is cut and laid out; identical settings re-plan identical shards (resume). */
 export const datasetSpecSchema = z.object({
   uri: z.string().min(1),
@@ -18,6 +27,8 @@ export const datasetSpecSchema = z.object({
   /** …and closed early at this many known source bytes, so long files get jobs of their own. */
   chunkBytes: z.number().int().min(1).default(16 * 1024 * 1024),
   filters: filtersSchema.default({ maxDurationSec: null, minSampleRate: null }),
+  /** null: no caption stage. */
+  caption: captionSpecSchema.nullable().default({ model: null, batchSize: 8 }),
 });
 export type DatasetSpec = z.infer<typeof datasetSpecSchema>;
 

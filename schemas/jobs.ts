@@ -27,6 +27,13 @@ export const transcodeJobSchema = z.object({
 });
 export type TranscodeJob = z.infer<typeof transcodeJobSchema>;
 
+/** A stage that works on the clips its child job produced (caption, embed): it needs only where they are staged. */
+export const chunkStageJobSchema = z.object({
+  dataset: datasetSpecSchema,
+  shard: shardRefSchema,
+});
+export type ChunkStageJob = z.infer<typeof chunkStageJobSchema>;
+
 export const clipResultSchema = z.discriminatedUnion('status', [
   z.object({
     status: z.literal('ok'),

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import type { Entry, ZipFile } from 'yauzl';
+import type { Entry, RandomAccessReader, ZipFile } from 'yauzl';
 import { ClipError } from '../../schemas/failure.ts';
 import { compareUtf8, normaliseCollectionPath } from './paths.ts';
 
@@ -15,6 +15,10 @@ export interface ZipEntryInfo {
   size: number;
   compressedSize: number;
 }
+
+// decodeStrings: false because yauzl otherwise rejects the whole archive on one `../` name;
+// we decode names ourselves and judge them per entry instead.
+const OPEN_OPTIONS = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true } as const;
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -39,9 +43,15 @@ export class ZipArchive {
   }
 
   static async open(file: string): Promise<ZipArchive> {
-    // decodeStrings: false because yauzl otherwise rejects the whole archive on one `../` name;
-    // we decode names ourselves and judge them per entry instead.
-    const zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true });
+    return ZipArchive.#fromZip(await yauzl.openPromise(file, OPEN_OPTIONS));
+  }
+
+  /** The same over any yauzl reader of a `size`-byte archive (sources/bundle/ reads zips over HTTP Range). */
+  static async fromReader(reader: RandomAccessReader, size: number): Promise<ZipArchive> {
+    return ZipArchive.#fromZip(await yauzl.fromRandomAccessReaderPromise(reader, size, OPEN_OPTIONS));
+  }
+
+  static async #fromZip(zip: ZipFile): Promise<ZipArchive> {
     try {
       return new ZipArchive(zip, await readCentralDirectory(zip));
     } catch (error) {

@@ -1,0 +1,176 @@
+/**
+ * Freesound through APIv2 search: pages of up to 150 sounds in a stable order (created_asc by
+ * default), each normalised to a ClipRecord with LAION's captions, its licence id and the metadata.
+ * Sounds whose `gen_ai_preference` the spec excludes are skipped and counted; `null` results
+ * (deleted sounds) are skipped; 404 past the last page ends the crawl; 401 stops it with a clear
+ * error. Audio is a preview (no OAuth) or the original (OAuth2 bearer).
+ */
+import type { ClipRecord } from '../../schemas/clip.ts';
+import { ClipError } from '../../schemas/failure.ts';
+import type { FreesoundSourceSpec } from '../../schemas/source-spec.ts';
+import { createHttpClient, type HttpClient } from '../../infra/http/client.ts';
+import { HttpStatusError } from '../../infra/http/errors.ts';
+import { definePolicy, hostsOf } from '../../infra/http/policy.ts';
+import { registerSecret, safeUrl } from '../../infra/http/scrub.ts';
+import { downloadToWorkDir } from '../../infra/http/work-file.ts';
+import { log } from '../../infra/log.ts';
+import type { CrawlItem, ResumableSource, SourceContext } from '../registry.ts';
+import type { LocalAudio } from '../source.ts';
+import { freesoundCaptions } from './captions.ts';
+import { licenseId } from './license.ts';
+import { FreesoundOAuth } from './oauth.ts';
+import { apiDetail, normaliseNext, searchPageSchema, searchUrl, soundSchema, type FreesoundSound } from './search.ts';
+
+/** Where a crawl stands: the result at `index` (nulls included) of `page` was the last one yielded. */
+interface Cursor {
+  page: number;
+  index: number;
+}
+
+export class FreesoundSource implements ResumableSource {
+  readonly name: string;
+  readonly #spec: FreesoundSourceSpec;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #api: HttpClient;
+  readonly #media: HttpClient;
+  readonly #oauth: FreesoundOAuth;
+
+  constructor(spec: FreesoundSourceSpec, context: SourceContext) {
+    this.#spec = spec;
+    this.name = spec.name;
+    this.#env = context.env ?? process.env;
+    const apiHosts = hostsOf(spec.apiBase);
+    // One limiter per API: every source using Freesound spends the same key's quota.
+    this.#api = createHttpClient({
+      redis: context.redis,
+      prefix: context.prefix,
+      // The download endpoint may redirect to the CDN, so the API client may follow there too.
+      policy: definePolicy({ ...context.http, provider: 'freesound', allowedHosts: [...apiHosts, ...spec.mediaHosts], rate: spec.rate }),
+    });
+    this.#media = createHttpClient({
+      redis: context.redis,
+      prefix: context.prefix,
+      policy: definePolicy({ ...context.http, provider: 'freesound-media', allowedHosts: [...spec.mediaHosts], rate: spec.mediaRate }),
+    });
+    this.#oauth = new FreesoundOAuth(this.#api, spec.apiBase, spec.oauthEnv, this.#env);
+  }
+
+  async *records(cursor?: string): AsyncGenerator<ClipRecord> {
+    for await (const item of this.crawl(cursor)) yield item.record;
+  }
+
+  async *crawl(cursor?: string): AsyncGenerator<CrawlItem> {
+    const key = this.#apiKey();
+    const from = parseCursor(cursor);
+    let page = from?.page ?? 1;
+    let skipThrough = from?.index ?? -1;
+    let url: URL | null = searchUrl(this.#spec, page);
+    let pages = 0;
+    while (url !== null) {
+      if (this.#spec.maxPages !== undefined && pages >= this.#spec.maxPages) return;
+      pages++;
+      const response = await this.#api.request(url, { headers: { Authorization: `Token ${key}` } });
+      if (response.status === 404) return; // past the last page: the API's way of saying "done"
+      if (response.status === 401 || response.status === 403) {
+        throw new Error(`freesound: the API refused the key in ${this.#spec.apiKeyEnv} (HTTP ${response.status}: ${detailOf(response)}); check the key`);
+      }
+      if (response.status !== 200) {
+        throw new Error(`freesound: search ${safeUrl(url)} answered HTTP ${response.status}: ${detailOf(response)}`);
+      }
+      const body = searchPageSchema.parse(response.json());
+      let excluded = 0;
+      for (const [index, raw] of body.results.entries()) {
+        if (index <= skipThrough) continue;
+        const position = JSON.stringify({ page, index } satisfies Cursor);
+        if (raw === null) continue; // deleted after indexing
+        const parsed = soundSchema.safeParse(raw);
+        if (!parsed.success) {
+          log.warn('freesound: skipping a malformed search result', { page, index, problem: parsed.error.issues[0]?.message });
+          continue;
+        }
+        const sound = parsed.data;
+        if (sound.gen_ai_preference !== undefined && this.#spec.excludeGenAi.includes(sound.gen_ai_preference)) {
+          excluded++;
+          continue;
+        }
+        yield { record: this.#record(sound), cursor: position };
+      }
+      if (excluded > 0) await this.#api.count('gen_ai_excluded', excluded);
+      skipThrough = -1;
+      if (body.results.length === 0 || body.next === null) return;
+      const next = normaliseNext(body.next, url);
+      if (next === null) throw new Error(`freesound: unusable next link on page ${page}: ${safeUrl(body.next)}`);
+      page = next.page;
+      url = next.url;
+    }
+  }
+
+  async materialise(record: ClipRecord, workDir: string, limits: { maxBytes: number }): Promise<LocalAudio> {
+    if (record.invalid !== undefined) throw new ClipError('invalid_record', record.invalid);
+    if (this.#spec.audio !== 'original') {
+      return downloadToWorkDir(this.#media, record.audio, workDir, { maxBytes: limits.maxBytes });
+    }
+    const extension = typeof record.original.type === 'string' && /^[a-z0-9]{1,5}$/.test(record.original.type) ? `.${record.original.type}` : undefined;
+    try {
+      return await downloadToWorkDir(this.#api, record.audio, workDir, { maxBytes: limits.maxBytes, headers: await this.#oauth.header(), extension });
+    } catch (error) {
+      // An expired or revoked access token: refresh once and try again.
+      if (!(error instanceof HttpStatusError && error.status === 401 && this.#oauth.canRefresh)) throw error;
+      await this.#oauth.refresh();
+      return downloadToWorkDir(this.#api, record.audio, workDir, { maxBytes: limits.maxBytes, headers: await this.#oauth.header(), extension });
+    }
+  }
+
+  #apiKey(): string {
+    const key = this.#env[this.#spec.apiKeyEnv];
+    if (!key) throw new Error(`freesound: set ${this.#spec.apiKeyEnv} to a Freesound API key (https://freesound.org/apiv2/apply/)`);
+    registerSecret(key);
+    return key;
+  }
+
+  #record(sound: FreesoundSound): ClipRecord {
+    const audio = this.#audioUrl(sound);
+    const { previews: _previews, ...rest } = sound;
+    return {
+      source: this.name,
+      id: String(sound.id),
+      audio: audio ?? `freesound:${sound.id}`,
+      text: freesoundCaptions(sound.name, sound.description),
+      tags: sound.tags,
+      license: licenseId(sound.license),
+      original: { ...rest, previews: sound.previews },
+      ...(this.#spec.audio === 'original' && typeof sound.filesize === 'number' ? { bytes: sound.filesize } : {}),
+      ...(audio === null ? { invalid: `freesound sound ${sound.id} has no ${this.#spec.audio} URL` } : {}),
+    };
+  }
+
+  #audioUrl(sound: FreesoundSound): string | null {
+    if (this.#spec.audio === 'original') {
+      return sound.download ?? new URL(`sounds/${sound.id}/download/`, this.#spec.apiBase.endsWith('/') ? this.#spec.apiBase : `${this.#spec.apiBase}/`).href;
+    }
+    return sound.previews?.[this.#spec.audio] ?? null;
+  }
+}
+
+export function createFreesoundSource(spec: FreesoundSourceSpec, context: SourceContext): FreesoundSource {
+  return new FreesoundSource(spec, context);
+}
+
+function parseCursor(cursor: string | undefined): Cursor | null {
+  if (cursor === undefined) return null;
+  try {
+    const value = JSON.parse(cursor) as Partial<Cursor>;
+    if (Number.isInteger(value.page) && value.page! >= 1 && Number.isInteger(value.index) && value.index! >= -1) return { page: value.page!, index: value.index! };
+  } catch {
+    // fall through
+  }
+  throw new Error(`freesound: bad resume cursor ${JSON.stringify(cursor)} (expected {"page":n,"index":i})`);
+}
+
+function detailOf(response: { text(): string }): string {
+  try {
+    return apiDetail(JSON.parse(response.text())).slice(0, 200) || 'no detail';
+  } catch {
+    return 'no detail';
+  }
+}
