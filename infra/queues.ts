@@ -3,7 +3,7 @@ import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** The stages of the job graph, one BullMQ queue each; a worker process serves any subset. */
-export const STAGES = ['crawl', 'transcode', 'shard'] as const;
+export const STAGES = ['crawl', 'transcode', 'caption', 'shard'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface QueueContext {
@@ -28,8 +28,8 @@ export function datasetId(uri: string): string {
 export const jobIds = {
   crawl: (dataset: string, source: string) => `crawl.${datasetId(dataset)}.${source}`,
   shard: (dataset: string, split: string, shard: string) => `shard.${datasetId(dataset)}.${split}.${shard}`,
-  transcode: (dataset: string, split: string, shard: string, chunk: number) =>
-    `transcode.${datasetId(dataset)}.${split}.${shard}.${chunk}`,
+  chunk: (stage: Stage, dataset: string, split: string, shard: string, chunk: number) =>
+    `${stage}.${datasetId(dataset)}.${split}.${shard}.${chunk}`,
 };
 
 /** Retries for transient trouble (storage, a dying worker): exponential backoff from 2 s. */

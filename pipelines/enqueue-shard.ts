@@ -1,8 +1,8 @@
-import { Job, type FlowProducer, type Queue } from 'bullmq';
+import { Job, type FlowJob, type FlowProducer, type Queue } from 'bullmq';
 import type { DatasetSpec } from '../schemas/dataset.ts';
-import type { ShardJob, TranscodeJob } from '../schemas/jobs.ts';
+import type { ChunkStageJob, PlannedClip, ShardJob, TranscodeJob } from '../schemas/jobs.ts';
 import type { SourceSpec } from '../schemas/source-spec.ts';
-import { jobIds, RETRY } from '../infra/queues.ts';
+import { jobIds, RETRY, type Stage } from '../infra/queues.ts';
 import { chunkClips, type PlannedShard } from './shard-plan.ts';
 
 export interface ShardQueues {
@@ -29,19 +29,27 @@ export async function enqueueShard(queues: ShardQueues, dataset: DatasetSpec, so
     queueName: 'shard',
     data: shardData,
     opts: { jobId: id, ...RETRY, removeOnComplete: true, removeOnFail: { count: 1000 } },
-    children: chunkClips(shard.clips, dataset.chunkSize, dataset.chunkBytes).map((clips, index) => ({
-      name: 'transcode',
-      queueName: 'transcode',
-      data: { dataset, source, shard: shard.ref, clips } satisfies TranscodeJob,
-      opts: {
-        jobId: jobIds.transcode(dataset.uri, shard.ref.split, shard.ref.name, index),
-        ...RETRY,
-        // A chunk that fails for good must not hold its shard back: its clips are counted as failed.
-        ignoreDependencyOnFailure: true,
-        removeOnComplete: true,
-        removeOnFail: { count: 10_000 },
-      },
-    })),
+    children: chunkClips(shard.clips, dataset.chunkSize, dataset.chunkBytes).map((clips, index) => chunkFlow(dataset, source, shard, clips, index)),
   });
   return id;
+}
+
+/**
+ * One chunk's chain of stages, leaf first: transcode, then (when configured) caption. Each stage
+ * is a child of the next, so BullMQ runs them in order and each reads its child's results.
+ */
+function chunkFlow(dataset: DatasetSpec, source: SourceSpec, shard: PlannedShard, clips: PlannedClip[], index: number): FlowJob {
+  const opts = (stage: Stage) => ({
+    jobId: jobIds.chunk(stage, dataset.uri, shard.ref.split, shard.ref.name, index),
+    ...RETRY,
+    // A chunk that fails for good must not hold its shard back: its clips are counted as failed.
+    ignoreDependencyOnFailure: true,
+    removeOnComplete: true,
+    removeOnFail: { count: 10_000 },
+  });
+  let node: FlowJob = { name: 'transcode', queueName: 'transcode', data: { dataset, source, shard: shard.ref, clips } satisfies TranscodeJob, opts: opts('transcode') };
+  if (dataset.caption) {
+    node = { name: 'caption', queueName: 'caption', data: { dataset, shard: shard.ref } satisfies ChunkStageJob, opts: opts('caption'), children: [node] };
+  }
+  return node;
 }

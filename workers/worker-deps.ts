@@ -1,6 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../schemas/config.ts';
+import type { CaptionSpec } from '../schemas/dataset.ts';
+import type { Device } from '../infra/models/devices.ts';
+import { createCaptioner, type Captioner } from './caption/captioner.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
 import { openStore } from '../infra/store/open-store.ts';
 
@@ -13,11 +16,14 @@ export interface WorkerDeps {
   /** Largest source file a clip may have. */
   maxDownloadBytes: number;
   store(uri: string): ObjectStore;
+  /** One captioner per model and batch size for the life of the process (models load once). */
+  captioner(spec: CaptionSpec): Promise<Captioner>;
   close(): Promise<void>;
 }
 
-export function createWorkerDeps(config: Config, ffmpegPath: string, options: { maxDownloadBytes?: number } = {}): WorkerDeps {
+export function createWorkerDeps(config: Config, ffmpegPath: string, options: { maxDownloadBytes?: number; device?: Device } = {}): WorkerDeps {
   const stores = new Map<string, ObjectStore>();
+  const captioners = new Map<string, Promise<Captioner>>();
   return {
     config,
     ffmpegPath,
@@ -28,9 +34,21 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: { 
       if (!store) stores.set(uri, (store = openStore(uri, config)));
       return store;
     },
+    captioner(spec) {
+      const id = JSON.stringify(spec);
+      let captioner = captioners.get(id);
+      if (!captioner) {
+        captioner = createCaptioner({ model: spec.model, batchSize: spec.batchSize, device: options.device ?? 'cpu' });
+        captioner.catch(() => captioners.delete(id)); // a failed load is retried by the next job
+        captioners.set(id, captioner);
+      }
+      return captioner;
+    },
     async close() {
       await Promise.all([...stores.values()].map((s) => s.close()));
+      await Promise.all([...captioners.values()].map(async (c) => (await c.catch(() => null))?.close()));
       stores.clear();
+      captioners.clear();
     },
   };
 }

@@ -23,6 +23,9 @@ interface CrawlOptions {
   workers: string;
   concurrency: string;
   json: boolean;
+  caption: boolean;
+  captionModel?: string;
+  captionBatchSize: string;
 }
 
 export function crawlJobFromOptions(sourceType: string, options: CrawlOptions) {
@@ -37,6 +40,9 @@ export function crawlJobFromOptions(sourceType: string, options: CrawlOptions) {
         splitSeed: options.splitSeed,
         chunkSize: parseNumber(options.chunkSize),
         filters: { maxDurationSec: optional(options.maxDuration), minSampleRate: optional(options.minSampleRate) },
+        caption: options.caption
+          ? { model: options.captionModel ?? (process.env.CLAPSET_CAPTION_MODEL || null), batchSize: parseNumber(options.captionBatchSize) }
+          : null,
       },
       source: { type: sourceType, name: options.name, root: options.root, manifest: options.manifest, license: options.license },
       limit: optional(options.limit),
@@ -62,6 +68,9 @@ export function registerCrawlCommand(program: Command): void {
     .option('--chunk-size <n>', 'clips per transcode job (one ffmpeg process each)', '16')
     .option('--max-duration <seconds>', "filter out clips longer than this (LAION's Freesound rule: 180)")
     .option('--min-sample-rate <hz>', "filter out clips whose source rate is below this (LAION's Freesound rule: 16000)")
+    .option('--caption-model <dir|id>', 'T5 keyword-to-caption model folder or hub id (default: CLAPSET_CAPTION_MODEL, else LAION\'s template "the sounds of a, b, and c.")')
+    .option('--caption-batch-size <n>', 'keyword lists per model call', '8')
+    .option('--no-caption', 'skip the caption stage (no text_augment_t5)')
     .option('--limit <n>', 'stop after this many source records')
     .option('--max-shards-in-flight <n>', 'shards queued at once (bounds what Redis holds)', '4')
     .option('--resume', 'continue an existing dataset: shards whose stats exist are skipped', false)

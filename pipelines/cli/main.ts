@@ -5,6 +5,7 @@ import { registerCrawlCommand } from './crawl-command.ts';
 import { registerDashboardCommand } from './dashboard-command.ts';
 import { registerDatasetCommands } from './dataset-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
+import { registerModelCommands } from './model-commands.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
@@ -21,6 +22,7 @@ registerWorkerCommand(program);
 registerStatusCommand(program);
 registerDatasetCommands(program);
 registerDashboardCommand(program);
+registerModelCommands(program);
 
 try {
   await program.parseAsync(process.argv);
