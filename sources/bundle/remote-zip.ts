@@ -3,6 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OptedOutError, safeUrl, TooLargeError, type HttpClient } from '../../infra/http/index.ts';
 import { log } from '../../infra/log.ts';
+import { SharedHandles } from '../../infra/shared-handles.ts';
 import { ZipArchive } from '../local/zip-archive.ts';
 import { httpRangeTransport, probeZip } from './http-transport.ts';
 import { HttpRangeReader } from './range-reader.ts';
@@ -21,17 +22,11 @@ export interface HeldArchive {
   release(): void;
 }
 
-interface Held {
-  archive: Promise<ZipArchive>;
-  users: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-const held = new Map<string, Held>();
-
 // Reading a remote central directory costs requests, and each transcode job opens the source
 // anew: keep it across the jobs of a busy worker, close it when the worker has moved on.
 const IDLE_CLOSE_MS = 30_000;
+
+const held = new SharedHandles<ZipArchive>((archive) => archive.close(), IDLE_CLOSE_MS);
 
 /**
  * A remote zip opened for random access, shared by the sources of this process (one per URL). With
@@ -43,37 +38,8 @@ const IDLE_CLOSE_MS = 30_000;
  */
 export async function acquireRemoteZip(client: HttpClient, url: string, options: RemoteZipOptions): Promise<HeldArchive> {
   const key = `${client.provider}\0${url}`;
-  let entry = held.get(key);
-  if (!entry) {
-    const fresh: Held = { archive: openRemoteZip(client, url, options), users: 0, timer: undefined };
-    held.set(key, fresh);
-    fresh.archive.catch(() => held.delete(key)); // a failed open is tried again next time
-    entry = fresh;
-  }
-  const current = entry;
-  clearTimeout(current.timer);
-  current.users++;
-  let archive: ZipArchive;
-  try {
-    archive = await current.archive;
-  } catch (error) {
-    current.users--;
-    throw error;
-  }
-  let released = false;
-  return {
-    archive,
-    release() {
-      if (released) return;
-      released = true;
-      if (--current.users > 0) return;
-      current.timer = setTimeout(() => {
-        if (held.get(key) === current) held.delete(key);
-        archive.close();
-      }, IDLE_CLOSE_MS);
-      current.timer.unref();
-    },
-  };
+  const handle = await held.acquire(key, () => openRemoteZip(client, url, options));
+  return { archive: handle.value, release: handle.release };
 }
 
 async function openRemoteZip(client: HttpClient, url: string, options: RemoteZipOptions): Promise<ZipArchive> {
