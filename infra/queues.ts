@@ -3,7 +3,7 @@ import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** The stages of the job graph, one BullMQ queue each; a worker process serves any subset. */
-export const STAGES = ['crawl', 'transcode', 'caption', 'shard'] as const;
+export const STAGES = ['crawl', 'transcode', 'caption', 'embed', 'shard'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface QueueContext {

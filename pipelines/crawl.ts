@@ -10,6 +10,7 @@ import { enqueueShard, type ShardQueues } from './enqueue-shard.ts';
 import { finaliseDataset, MANIFEST_KEY, readJson, readManifest } from './finalise.ts';
 import { planShards, shardKeys, withoutCursors, type PlanCheckpoint, type PlannedShard, type PlanTally } from './shard-plan.ts';
 import { CLAPSET_VERSION } from './version.ts';
+import { CLAP_EMBEDDING_DIM } from '../workers/embed/layout.ts';
 
 export interface CrawlProgress {
   records: number;
@@ -141,6 +142,7 @@ async function recordSourceInManifest(store: ObjectStore, data: CrawlJob): Promi
     sources: [...(existing?.sources ?? []).filter((s) => s.name !== data.source.name), data.source],
     audio: { sample_rate: 48000, channels: 1, codec: 'flac' },
     members: ['flac', 'json'],
+    embedding: data.dataset.embed ? { model: data.dataset.embed.model, dim: CLAP_EMBEDDING_DIM } : null,
   };
   await store.put(MANIFEST_KEY, JSON.stringify(manifest, null, 1), { contentType: 'application/json' });
 }

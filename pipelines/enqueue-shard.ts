@@ -35,7 +35,7 @@ export async function enqueueShard(queues: ShardQueues, dataset: DatasetSpec, so
 }
 
 /**
- * One chunk's chain of stages, leaf first: transcode, then (when configured) caption. Each stage
+ * One chunk's chain of stages, leaf first: transcode, then (when configured) caption and embed. Each stage
  * is a child of the next, so BullMQ runs them in order and each reads its child's results.
  */
 function chunkFlow(dataset: DatasetSpec, source: SourceSpec, shard: PlannedShard, clips: PlannedClip[], index: number): FlowJob {
@@ -50,6 +50,9 @@ function chunkFlow(dataset: DatasetSpec, source: SourceSpec, shard: PlannedShard
   let node: FlowJob = { name: 'transcode', queueName: 'transcode', data: { dataset, source, shard: shard.ref, clips } satisfies TranscodeJob, opts: opts('transcode') };
   if (dataset.caption) {
     node = { name: 'caption', queueName: 'caption', data: { dataset, shard: shard.ref } satisfies ChunkStageJob, opts: opts('caption'), children: [node] };
+  }
+  if (dataset.embed) {
+    node = { name: 'embed', queueName: 'embed', data: { dataset, shard: shard.ref } satisfies ChunkStageJob, opts: opts('embed'), children: [node] };
   }
   return node;
 }

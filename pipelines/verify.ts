@@ -12,7 +12,10 @@ import { SPLITS } from '../schemas/dataset.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import { sampleJsonSchema } from '../schemas/sample.ts';
 import { shardStatsSchema, sizesSchema } from '../schemas/stats.ts';
-import { MANIFEST_KEY, readJson, STATS_KEY } from './finalise.ts';
+import { MANIFEST_KEY, readJson, readManifest, STATS_KEY } from './finalise.ts';
+import { parseNpyHeader } from '../infra/npy.ts';
+import { metadataKeys } from '../infra/parquet.ts';
+import { embeddingKeys } from '../workers/embed/layout.ts';
 import { memberOrderChecker } from './member-order.ts';
 
 export interface VerifyReport {
@@ -35,6 +38,7 @@ export async function verifyDataset(store: ObjectStore, ffmpegPath: string, onSh
   const problems: string[] = [];
   let samples = 0;
   for (const key of [MANIFEST_KEY, STATS_KEY]) if (!(await store.exists(key))) problems.push(`${key} is missing`);
+  const embedding = (await store.exists(MANIFEST_KEY)) ? (await readManifest(store))?.embedding ?? null : null;
   const tars: { split: string; key: string; name: string }[] = [];
   for (const split of SPLITS) {
     for await (const object of store.list(`${split}/`)) {
@@ -63,6 +67,7 @@ export async function verifyDataset(store: ObjectStore, ffmpegPath: string, onSh
         const stats = parseOrThrow(shardStatsSchema, await readJson(store, statsKey), statsKey);
         if (stats.successes !== found.samples) problems.push(`${statsKey} counts ${stats.successes} successes, tar holds ${found.samples}`);
       }
+      if (embedding) problems.push(...(await embeddingProblems(store, t.split, t.name.replace(/\.tar$/, ''), found.keys, embedding.dim)));
       onShard?.(i + 1, tars.length);
     }
   } finally {
@@ -74,6 +79,7 @@ export async function verifyDataset(store: ObjectStore, ffmpegPath: string, onSh
 async function verifyShard(store: ObjectStore, tarKey: string, ffmpegPath: string, scratch: string) {
   const order = memberOrderChecker(['flac', 'json']);
   const problems: string[] = [];
+  const keys: string[] = [];
   const pending: { key: string; path: string }[] = [];
   const flush = async () => {
     problems.push(...(await decodeProblems(ffmpegPath, pending.splice(0))));
@@ -82,6 +88,7 @@ async function verifyShard(store: ObjectStore, tarKey: string, ffmpegPath: strin
   const reading = pipeline(await store.getStream(tarKey), extract as unknown as NodeJS.WritableStream);
   for await (const entry of extract as unknown as AsyncIterable<Readable & { header: tar.Header }>) {
     const member = order.add(entry.header.name);
+    if (member && keys.at(-1) !== member.key) keys.push(member.key);
     if (member?.ext === 'json') {
       const chunks: Buffer[] = [];
       for await (const chunk of entry) chunks.push(chunk as Buffer);
@@ -103,7 +110,40 @@ async function verifyShard(store: ObjectStore, tarKey: string, ffmpegPath: strin
   await reading;
   await flush();
   const result = order.finish();
-  return { samples: result.samples, problems: [...result.problems, ...problems] };
+  return { samples: result.samples, keys, problems: [...result.problems, ...problems] };
+}
+
+/** Each shard's embedding matrices hold one `dim`-wide row per sample, and the metadata table the same keys in tar order. */
+async function embeddingProblems(store: ObjectStore, split: string, shard: string, keys: readonly string[], dim: number): Promise<string[]> {
+  const problems: string[] = [];
+  const paths = embeddingKeys(split, shard);
+  for (const key of [paths.audio, paths.text]) {
+    if (!(await store.exists(key))) {
+      problems.push(`${key} is missing`);
+      continue;
+    }
+    const header = parseNpyHeader(await readHead(store, key));
+    const shape = header?.shape.join(',');
+    if (shape !== `${keys.length},${dim}`) problems.push(`${key} has shape (${shape ?? 'unreadable'}), expected (${keys.length},${dim})`);
+  }
+  if (!(await store.exists(paths.metadata))) problems.push(`${paths.metadata} is missing`);
+  else if ((await metadataKeys(await store.getBuffer(paths.metadata))).join('\n') !== keys.join('\n')) {
+    problems.push(`${paths.metadata} does not list the tar's samples in tar order`);
+  }
+  return problems;
+}
+
+async function readHead(store: ObjectStore, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const stream = await store.getStream(key);
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= 4096) break;
+  }
+  stream.destroy();
+  return Buffer.concat(chunks);
 }
 
 /** Header checks plus a full decode, one ffmpeg process for the batch and one per file only when it complains. */

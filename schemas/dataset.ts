@@ -16,6 +16,12 @@ export const captionSpecSchema = z.object({
 });
 export type CaptionSpec = z.infer<typeof captionSpecSchema>;
 
+/** The embed stage: CLAP audio and text embeddings per sample, from a model folder or hub id. */
+export const embedSpecSchema = z.object({
+  model: z.string().min(1),
+});
+export type EmbedSpec = z.infer<typeof embedSpecSchema>;
+
 /** How one dataset is cut and laid out; identical settings re-plan identical shards (resume). */
 export const datasetSpecSchema = z.object({
   uri: z.string().min(1),
@@ -29,6 +35,8 @@ export const datasetSpecSchema = z.object({
   filters: filtersSchema.default({ maxDurationSec: null, minSampleRate: null }),
   /** null: no caption stage. */
   caption: captionSpecSchema.nullable().default({ model: null, batchSize: 8 }),
+  /** null: no embed stage. */
+  embed: embedSpecSchema.nullable().default(null),
 });
 export type DatasetSpec = z.infer<typeof datasetSpecSchema>;
 

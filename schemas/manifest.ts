@@ -11,5 +11,7 @@ export const datasetManifestSchema = z.object({
   sources: z.array(sourceSpecSchema),
   audio: z.object({ sample_rate: z.literal(48000), channels: z.literal(1), codec: z.literal('flac') }),
   members: z.array(z.string()),
+  /** Set when the dataset carries CLAP embeddings (embeddings/<split>/<shard>.{audio,text}.npy + .parquet). */
+  embedding: z.object({ model: z.string(), dim: z.number().int().positive() }).nullable().default(null),
 });
 export type DatasetManifest = z.infer<typeof datasetManifestSchema>;

@@ -7,6 +7,7 @@ import { crawlJobSchema, type ClipResult } from '../schemas/jobs.ts';
 import type { ShardStats } from '../schemas/stats.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import { processCaptionJob } from './caption/processor.ts';
+import { processEmbedJob } from './embed/processor.ts';
 import { processShardJob } from './shard/processor.ts';
 import { processTranscodeJob } from './transcode/processor.ts';
 import type { WorkerDeps } from './worker-deps.ts';
@@ -47,6 +48,7 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
     },
     transcode: { processor: (job) => processTranscodeJob(job, deps, sources), concurrency: options.concurrency },
     caption: { processor: (job) => processCaptionJob(job, deps), concurrency: 1 },
+    embed: { processor: (job) => processEmbedJob(job, deps), concurrency: 1 },
     shard: { processor: (job) => processShardJob(job, deps, ctx), concurrency: Math.max(1, Math.ceil(options.concurrency / 2)) },
   };
   const workers = options.stages.map((stage) => {

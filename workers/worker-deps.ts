@@ -1,7 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../schemas/config.ts';
-import type { CaptionSpec } from '../schemas/dataset.ts';
+import type { CaptionSpec, EmbedSpec } from '../schemas/dataset.ts';
+import { resolveModelDir } from '../infra/models/model-dir.ts';
+import { ClapEmbedder } from './embed/clap-embedder.ts';
 import type { Device } from '../infra/models/devices.ts';
 import { createCaptioner, type Captioner } from './caption/captioner.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
@@ -18,12 +20,26 @@ export interface WorkerDeps {
   store(uri: string): ObjectStore;
   /** One captioner per model and batch size for the life of the process (models load once). */
   captioner(spec: CaptionSpec): Promise<Captioner>;
+  /** Likewise one CLAP embedder per model. */
+  embedder(spec: EmbedSpec): Promise<ClapEmbedder>;
   close(): Promise<void>;
 }
 
 export function createWorkerDeps(config: Config, ffmpegPath: string, options: { maxDownloadBytes?: number; device?: Device } = {}): WorkerDeps {
   const stores = new Map<string, ObjectStore>();
   const captioners = new Map<string, Promise<Captioner>>();
+  const embedders = new Map<string, Promise<ClapEmbedder>>();
+  const device = options.device ?? 'cpu';
+  /** Loads once per key; a failed load is forgotten so the next job tries again. */
+  const once = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
+    let value = cache.get(key);
+    if (!value) {
+      value = load();
+      value.catch(() => cache.delete(key));
+      cache.set(key, value);
+    }
+    return value;
+  };
   return {
     config,
     ffmpegPath,
@@ -34,21 +50,14 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: { 
       if (!store) stores.set(uri, (store = openStore(uri, config)));
       return store;
     },
-    captioner(spec) {
-      const id = JSON.stringify(spec);
-      let captioner = captioners.get(id);
-      if (!captioner) {
-        captioner = createCaptioner({ model: spec.model, batchSize: spec.batchSize, device: options.device ?? 'cpu' });
-        captioner.catch(() => captioners.delete(id)); // a failed load is retried by the next job
-        captioners.set(id, captioner);
-      }
-      return captioner;
-    },
+    captioner: (spec) => once(captioners, JSON.stringify(spec), () => createCaptioner({ model: spec.model, batchSize: spec.batchSize, device })),
+    embedder: (spec) => once(embedders, spec.model, async () => ClapEmbedder.load((await resolveModelDir(spec.model)).dir, { device })),
     async close() {
       await Promise.all([...stores.values()].map((s) => s.close()));
-      await Promise.all([...captioners.values()].map(async (c) => (await c.catch(() => null))?.close()));
+      await Promise.all([...captioners.values(), ...embedders.values()].map(async (c) => (await c.catch(() => null))?.close()));
       stores.clear();
       captioners.clear();
+      embedders.clear();
     },
   };
 }

@@ -41,13 +41,13 @@ export interface ResolvedModel {
 export async function resolveModelDir(dirOrId: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedModel> {
   if (isAbsolute(dirOrId) || dirOrId.startsWith('.') || (await isDirectory(dirOrId))) {
     const dir = resolve(dirOrId);
-    if (!(await isDirectory(dir))) throw new Error(`caption model folder ${dir} does not exist`);
+    if (!(await isDirectory(dir))) throw new Error(`model folder ${dir} does not exist`);
     return { dir, hubId: null };
   }
   assertHubId(dirOrId);
   const dir = join(modelsRoot(env), ...dirOrId.split('/'));
   if (!(await isDirectory(dir))) {
-    throw new Error(`caption model ${dirOrId} is not in ${modelsRoot(env)}: run \`clapset models pull ${dirOrId}\` on a host with hub access, copy the folder there, or pass a folder path`);
+    throw new Error(`model ${dirOrId} is not in ${modelsRoot(env)}: run \`clapset models pull ${dirOrId}\` on a host with hub access, copy the folder there, or pass a folder path`);
   }
   return { dir, hubId: dirOrId };
 }

@@ -5,6 +5,7 @@ import { registerCrawlCommand } from './crawl-command.ts';
 import { registerDashboardCommand } from './dashboard-command.ts';
 import { registerDatasetCommands } from './dataset-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
+import { registerEmbeddingCommands } from './embedding-commands.ts';
 import { registerModelCommands } from './model-commands.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
@@ -23,6 +24,7 @@ registerStatusCommand(program);
 registerDatasetCommands(program);
 registerDashboardCommand(program);
 registerModelCommands(program);
+registerEmbeddingCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,9 @@
  */
 export type EmbeddingKind = 'audio' | 'text';
 
+/** CLAP's joint audio–text space (projection_dim of every published checkpoint). */
+export const CLAP_EMBEDDING_DIM = 512;
+
 export function embeddingKeys(split: string, shard: string): { audio: string; text: string; metadata: string } {
   const base = `embeddings/${split}/${shard}`;
   return { audio: `${base}.audio.npy`, text: `${base}.text.npy`, metadata: `${base}.parquet` };

@@ -10,6 +10,12 @@ import { recordShardLive } from '../../pipelines/live-stats.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { buildShardStats, resolveClipResults } from './shard-stats.ts';
 import { tarStream, type TarMember } from './tar-writer.ts';
+import { npyRowStream } from '../../infra/npy.ts';
+import { encodeMetadataParquet } from '../../infra/parquet.ts';
+import { readJson } from '../../pipelines/finalise.ts';
+import { sampleJsonSchema } from '../../schemas/sample.ts';
+import { decodeStagedEmbedding } from '../embed/processor.ts';
+import { CLAP_EMBEDDING_DIM, embeddingKeys } from '../embed/layout.ts';
 
 type ShardJobHandle = Pick<Job, 'data' | 'getChildrenValues' | 'getIgnoredChildrenFailures'>;
 
@@ -32,6 +38,7 @@ export async function processShardJob(job: ShardJobHandle, deps: WorkerDeps, liv
   const results = resolveClipResults(data.clips, children, jobFailures);
 
   const bytesWritten = await writeShardTar(store, keys.tar, keys.staging, results);
+  if (data.dataset.embed) await writeShardEmbeddings(store, data.shard.split, data.shard.name, keys.staging, results);
   const stats = buildShardStats(data.shard, results, { start, end: new Date() }, bytesWritten);
   await store.put(keys.stats, JSON.stringify(stats, null, 1), { contentType: 'application/json' });
   await clearStaging(store, keys.staging);
@@ -58,6 +65,27 @@ async function writeShardTar(store: ObjectStore, tarKey: string, staging: string
   tar.on('error', (error) => counter.destroy(error)); // pipe() alone would leave the upload waiting forever
   await store.put(tarKey, tar.pipe(counter), { contentType: 'application/x-tar' });
   return bytes;
+}
+
+/**
+ * `embeddings/<split>/<shard>.{audio,text}.npy` and `.parquet`, rows in tar order. The matrices are
+ * streamed row by row from the staged `<key>.emb` files, so a shard's embeddings are never whole in memory.
+ */
+async function writeShardEmbeddings(store: ObjectStore, split: string, shard: string, staging: string, results: readonly ClipResult[]): Promise<void> {
+  const ok = results.filter((r) => r.status === 'ok');
+  const keys = embeddingKeys(split, shard);
+  const rows = (kind: 'audio' | 'text') =>
+    (async function* () {
+      for (const r of ok) yield decodeStagedEmbedding(await store.getBuffer(`${staging}${r.key}.emb`), CLAP_EMBEDDING_DIM)[kind];
+    })();
+  await store.put(keys.audio, npyRowStream(rows('audio'), [ok.length, CLAP_EMBEDDING_DIM]), { contentType: 'application/octet-stream' });
+  await store.put(keys.text, npyRowStream(rows('text'), [ok.length, CLAP_EMBEDDING_DIM]), { contentType: 'application/octet-stream' });
+  const metadata = [];
+  for (const r of ok) {
+    const sample = parseOrThrow(sampleJsonSchema, await readJson(store, `${staging}${r.key}.json`), `${r.key}.json`);
+    metadata.push({ key: r.key, caption: sample.text[0]!, source: sample.source, duration: sample.duration });
+  }
+  await store.put(keys.metadata, encodeMetadataParquet(metadata), { contentType: 'application/vnd.apache.parquet' });
 }
 
 export async function clearStaging(store: ObjectStore, prefix: string): Promise<void> {

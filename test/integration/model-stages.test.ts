@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { decodeNpy } from '../../infra/npy.ts';
+import { forgeTinyClap } from '../../infra/models/forge/clap.ts';
+import { forgeTinyT5 } from '../../infra/models/forge/t5.ts';
+import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
+import { openStore } from '../../infra/store/open-store.ts';
+import { runCrawl } from '../../pipelines/run-crawl.ts';
+import { searchLike } from '../../pipelines/search.ts';
+import { verifyDataset } from '../../pipelines/verify.ts';
+import { configFromEnv } from '../../schemas/config.ts';
+import { crawlJobSchema } from '../../schemas/jobs.ts';
+import { embeddingKeys } from '../../workers/embed/layout.ts';
+import { makeTone } from '../helpers/audio-fixtures.ts';
+import { readSamples, testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
+
+const ctx = testQueueContext();
+let work: string;
+let dataset: string;
+
+before(async () => {
+  process.env.CLAPSET_REDIS_URL = TEST_REDIS_URL;
+  work = await mkdtemp(join(tmpdir(), 'clapset-models-'));
+  await forgeTinyT5(join(work, 't5'), { seed: 7 });
+  await forgeTinyClap(join(work, 'clap'), { seed: 7, fused: true });
+  const root = join(work, 'sounds');
+  for (const [i, [folder, seconds, rate]] of ([['Dogs', 3, 44100], ['Dogs', 1, 22050], ['Rain', 12, 48000], ['Rain', 4, 32000], ['Birds', 2.5, 44100], ['Birds', 6, 16000]] as const).entries()) {
+    await mkdir(join(root, folder), { recursive: true });
+    await makeTone(join(root, folder, `Clip_${i}.wav`), { seconds, sampleRate: rate, channels: 1, format: 'wav' });
+  }
+  await copyFile(join(root, 'Rain', 'Clip_2.wav'), join(root, 'Birds', 'Same_as_rain.wav')); // a planted duplicate
+  dataset = join(work, 'dataset');
+  const crawl = crawlJobSchema.parse({
+    dataset: { uri: dataset, shardSize: 4, chunkSize: 3, testFraction: 0, caption: { model: join(work, 't5') }, embed: { model: join(work, 'clap') } },
+    source: { type: 'local', name: 'tones', root },
+  });
+  await runCrawl(configFromEnv(), ctx, crawl, { resume: false, localWorkers: 2, workerConcurrency: 2, quiet: true, workerLogFile: join(work, 'workers.log') });
+});
+
+after(async () => {
+  await ctx.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+test('a dataset crawled with caption and embed stages verifies, embeddings included', async () => {
+  const report = await verifyDataset(openStore(dataset), await locateFfmpeg());
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.samples, 7);
+});
+
+test('T5 captions fill text_augment_t5 for clips of 2 s or more, with provenance; shorter clips are skipped', async () => {
+  const samples = await readSamples(openStore(dataset));
+  for (const s of samples) {
+    const json = s.json as { duration: number; text: string[]; text_augment_t5: string[] | null; text_augment_all: string[]; caption_provenance: { captioner: string; forged_test_model?: boolean; status: string } };
+    assert.equal(json.caption_provenance.captioner, 't5');
+    assert.equal(json.caption_provenance.forged_test_model, true);
+    if (json.duration >= 2) {
+      assert.equal(json.caption_provenance.status, 'captioned', `${s.key} (${json.duration} s) captioned`);
+      assert.equal(json.text_augment_t5!.length, 1);
+      assert.deepEqual(json.text_augment_all, [...json.text, ...json.text_augment_t5!]);
+    } else {
+      assert.equal(json.text_augment_t5, null);
+      assert.equal(json.caption_provenance.status, 'skipped');
+    }
+  }
+});
+
+test('every sample has unit-norm audio and text embeddings in tar order, and --like finds the planted duplicate first', async () => {
+  const store = openStore(dataset);
+  const samples = await readSamples(store);
+  const byTar = new Map<string, string[]>();
+  for (const s of samples) byTar.set(s.tar, [...(byTar.get(s.tar) ?? []), s.key]);
+  let rows = 0;
+  for (const [tar, keys] of byTar) {
+    const [split, file] = tar.split('/') as [string, string];
+    const paths = embeddingKeys(split, file.replace(/\.tar$/, ''));
+    for (const key of [paths.audio, paths.text]) {
+      const { shape, data } = decodeNpy(await store.getBuffer(key));
+      assert.deepEqual(shape, [keys.length, 512]);
+      for (let r = 0; r < keys.length; r++) {
+        const norm = Math.hypot(...data.subarray(r * 512, (r + 1) * 512));
+        assert.ok(Math.abs(norm - 1) < 1e-4, `row ${r} of ${key} is unit-norm (${norm})`);
+      }
+    }
+    rows += keys.length;
+  }
+  assert.equal(rows, samples.length);
+  const original = samples.find((s) => s.json.provider_id === 'Rain/Clip_2.wav')!;
+  const copy = samples.find((s) => s.json.provider_id === 'Birds/Same_as_rain.wav')!;
+  const hits = await searchLike(store, original.key, { k: 3 });
+  assert.equal(hits[0]!.key, copy.key);
+  assert.ok(hits[0]!.score > 0.9999, `identical audio scores ~1 (${hits[0]!.score})`);
+});
