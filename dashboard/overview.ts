@@ -3,7 +3,7 @@ import { redact } from '../infra/log.ts';
 import { readStageMetrics } from '../infra/stage-metrics.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
 import { LAION_AUDIO_630K } from '../pipelines/dataset-card.ts';
-import { readJson, STATS_KEY } from '../pipelines/finalise.ts';
+import { readJson, readManifest, STATS_KEY } from '../pipelines/finalise.ts';
 import { readLiveShards, readLiveStats, readRecentFailures } from '../pipelines/live-stats.ts';
 import { readPipelineStatus } from '../pipelines/queue-status.ts';
 import { datasetStatsSchema } from '../schemas/stats.ts';
@@ -28,6 +28,7 @@ export async function buildOverview(ctx: QueueContext, datasets: readonly Dashbo
         uri,
         index,
         live: await readLiveStats(ctx.connection, ctx.prefix, uri),
+        embeddings: (await readManifest(store).catch(() => null))?.embedding ?? null,
         finalised: (await store.exists(STATS_KEY)) ? parseOrThrow(datasetStatsSchema, await readJson(store, STATS_KEY), STATS_KEY) : null,
         failures: (await readRecentFailures(ctx.connection, ctx.prefix, uri)).map((f) => ({ ...f, message: redact(f.message) })),
         shards: (await readLiveShards(ctx.connection, ctx.prefix, uri)).map(([name, s]) => ({ name, samples: s.successes, url: `/files/${index}/${name}.tar` })),

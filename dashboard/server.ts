@@ -14,6 +14,7 @@ import type { Config } from '../schemas/config.ts';
 import { checkBinding, tokenGuard } from './auth.ts';
 import { createMetricsRegistry } from './metrics.ts';
 import { buildOverview, type DashboardDataset } from './overview.ts';
+import { dashboardSearch, tarMember } from './search.ts';
 
 export interface DashboardOptions {
   ctx: QueueContext;
@@ -50,6 +51,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   board.setBasePath('/queues');
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: false })), serverAdapter: board });
   const metrics = createMetricsRegistry(ctx, () => [...stores.keys()]);
+  const search = dashboardSearch();
 
   const app = express();
   app.disable('x-powered-by');
@@ -83,6 +85,31 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       res.status(error instanceof NotFoundError ? 404 : 400).type('text/plain').send(errorMessage(error));
     }
   });
+  app.get('/api/search', async (req, res) => {
+    const dataset = (await datasets())[Number(req.query.dataset ?? 0)];
+    if (!dataset) return void res.status(404).json({ error: 'no such dataset' });
+    const text = typeof req.query.q === 'string' ? req.query.q : undefined;
+    const like = typeof req.query.like === 'string' ? req.query.like : undefined;
+    if (!text && !like) return void res.status(400).json({ error: 'give q=<text> or like=<key>' });
+    try {
+      const hits = await search.search(dataset.store, { ...(text ? { text } : {}), ...(like ? { like } : {}), k: Math.min(100, Number(req.query.k ?? 10) || 10) });
+      const index = (await datasets()).indexOf(dataset);
+      res.json(hits.map((h) => ({ ...h, audio: `/api/audio/${index}/${h.shard}/${h.key}.flac` })));
+    } catch (error) {
+      res.status(400).json({ error: errorMessage(error) });
+    }
+  });
+  app.get('/api/audio/:index/:split/:shard/:member', async (req, res) => {
+    const dataset = (await datasets())[Number(req.params.index)];
+    const { split, shard, member } = req.params;
+    if (!dataset || !/^[a-z0-9-]+$/.test(split) || !/^[a-z0-9-]+$/.test(shard) || !/^[^./]+\.flac$/.test(member)) {
+      return void res.status(404).send('no such sample');
+    }
+    const audio = await tarMember(dataset.store, safeKey(`${split}/${shard}.tar`), member).catch(() => null);
+    if (!audio) return void res.status(404).send('no such sample');
+    res.type('audio/flac');
+    audio.pipe(res);
+  });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.metrics());
   });
@@ -102,7 +129,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
-      await Promise.all([...queues.map((q) => q.close()), ...[...stores.values()].map((d) => d.store.close())]);
+      await Promise.all([...queues.map((q) => q.close()), ...[...stores.values()].map((d) => d.store.close()), search.close()]);
     },
   };
 }

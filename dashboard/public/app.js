@@ -97,6 +97,7 @@ function renderDataset(dataset, laion) {
   const node = $('#dataset-template').content.firstElementChild.cloneNode(true);
   node.dataset.uri = dataset.uri;
   $('.dataset-uri', node).textContent = dataset.uri;
+  if (dataset.embeddings) $('form.search', node).replaceWith(searchForm(dataset));
   const stats = dataset.live.totals.shards > 0 ? dataset.live : dataset.finalised || dataset.live;
   const body = $('.sources tbody', node);
   for (const [name, s] of Object.entries(stats.sources).sort(([a], [b]) => a.localeCompare(b))) {
@@ -132,6 +133,42 @@ function renderDataset(dataset, laion) {
     shards.append(li);
   }
   return node;
+}
+
+// Search forms are kept across re-renders (a live update must not wipe a query or its results).
+const searchForms = new Map();
+
+function searchForm(dataset) {
+  let form = searchForms.get(dataset.uri);
+  if (form) return form;
+  form = $('#dataset-template').content.querySelector('form.search').cloneNode(true);
+  form.hidden = false;
+  $('.search-model', form).textContent = `CLAP: ${dataset.embeddings.model}`;
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const list = $('.search-results', form);
+    list.replaceChildren();
+    const q = new FormData(form).get('q');
+    const response = await fetch(`api/search?dataset=${dataset.index}&k=10&q=${encodeURIComponent(q)}`);
+    const hits = await response.json();
+    if (!response.ok) {
+      list.textContent = hits.error;
+      return;
+    }
+    for (const hit of hits) {
+      const li = document.createElement('li');
+      li.className = 'hit';
+      li.dataset.key = hit.key;
+      const audio = document.createElement('audio');
+      audio.controls = true;
+      audio.preload = 'none';
+      audio.src = hit.audio.replace(/^\//, '');
+      li.append(`${hit.score.toFixed(3)} ${hit.key} `, audio);
+      list.append(li);
+    }
+  });
+  searchForms.set(dataset.uri, form);
+  return form;
 }
 
 function render(overview) {

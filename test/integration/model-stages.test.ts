@@ -94,3 +94,33 @@ test('every sample has unit-norm audio and text embeddings in tar order, and --l
   assert.equal(hits[0]!.key, copy.key);
   assert.ok(hits[0]!.score > 0.9999, `identical audio scores ~1 (${hits[0]!.score})`);
 });
+
+test('the dashboard searches the embeddings and plays the hits (HTTP and Chromium)', async (t) => {
+  const { startDashboard } = await import('../../dashboard/server.ts');
+  const { chromium } = await import('playwright-core');
+  const dashboard = await startDashboard({ ctx, config: configFromEnv(), host: '127.0.0.1', port: 0, token: null, datasets: [dataset], refreshSeconds: 0.5 });
+  t.after(() => dashboard.close());
+  const samples = await readSamples(openStore(dataset));
+  const original = samples.find((s) => s.json.provider_id === 'Rain/Clip_2.wav')!;
+  const copy = samples.find((s) => s.json.provider_id === 'Birds/Same_as_rain.wav')!;
+  const like = await (await fetch(`${dashboard.url}/api/search?dataset=0&like=${original.key}&k=3`)).json();
+  assert.equal(like[0].key, copy.key);
+  const flac = Buffer.from(await (await fetch(`${dashboard.url}${like[0].audio}`)).arrayBuffer());
+  assert.equal(flac.subarray(0, 4).toString('latin1'), 'fLaC', 'the hit plays as FLAC');
+  assert.equal((await fetch(`${dashboard.url}/api/audio/0/train/..%2F..%2Fx/${copy.key}.flac`)).status, 404);
+
+  const browser = await chromium.launch({ executablePath: process.env.CLAPSET_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${dashboard.url}/`);
+  const form = page.locator(`section.dataset[data-uri="${dataset}"] form.search`);
+  await form.locator('input').fill('gentle rain');
+  await form.locator('button').click();
+  const hits = form.locator('li.hit');
+  await hits.first().waitFor();
+  assert.equal(await hits.count(), 7, 'every sample ranked (k=10 > 7 samples)');
+  assert.equal(await hits.locator('audio').count(), 7);
+  await page.waitForFunction(() => Number(document.body.dataset.updates) > 2);
+  assert.equal(await form.locator('li.hit').count(), 7, 'results survive live updates');
+  await page.screenshot({ path: join(process.cwd(), 'test-artifacts', 'dashboard-search.png'), fullPage: true });
+});
