@@ -29,6 +29,25 @@ export function braceUrls(shards: readonly ShardStats[], locate: (key: string) =
   });
 }
 
+function captionProvenance(manifest: DatasetManifest | null): string {
+  const caption = manifest?.dataset.caption;
+  if (caption === undefined) return '';
+  if (caption === null) return 'No keyword-to-caption stage was run.';
+  const who = caption.model === null ? 'LAION\'s template ("the sounds of a, b, and c.", from the tags)' : `the T5 model \`${caption.model}\` (beam search as keytotext: 4 beams, length penalty 1.5, no repeated 3-grams)`;
+  return `\`text_augment_t5\` holds a keyword-to-caption sentence made by ${who} for clips of 2 s or more, de-biased (man/woman → person, his/her → their); \`text_augment_all\` is \`text\` plus it; each sample's \`caption_provenance\` says exactly how it was made.`;
+}
+
+function embeddingSection(manifest: DatasetManifest | null): string {
+  if (!manifest?.embedding) return '';
+  return `
+## Embeddings
+
+CLAP (\`${manifest.embedding.model}\`) audio and text embeddings, ${manifest.embedding.dim}-dimensional and L2-normalised, per shard:
+\`embeddings/<split>/<shard>.audio.npy\`, \`.text.npy\` (float32, row i = sample i of the tar; text from each sample's first caption)
+and \`.parquet\` (key, caption, source, duration). Search them with \`clapset search "<text>" --dataset <uri>\`.
+`;
+}
+
 const fmt = (n: number, digits = 2) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function renderDatasetCard(input: {
@@ -71,8 +90,8 @@ Splits: ${Object.entries(stats.splits).map(([s, v]) => `${s} ${v.samples} sample
 
 \`text\` holds the provider's captions (for file-name sources: the file name without extension,
 underscores as spaces, as LAION did for the purchased bundles); \`tag\` holds tags or folder names;
-\`original_data\` keeps the provider's metadata.
-
+\`original_data\` keeps the provider's metadata. ${captionProvenance(manifest)}
+${embeddingSection(manifest)}
 ## Processing
 
 Audio converted with ffmpeg to 48,000 Hz mono FLAC (\`-vn -ar 48000 -ac 1\`); duration measured from

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import type { ObjectStore, StoredObject } from './object-store.ts';
+import type { ObjectStore, ReadOptions, StoredObject } from './object-store.ts';
 import { NotFoundError, safeKey, UnsafeKeyError } from './object-store.ts';
 
 // Temp files live next to their target (same filesystem, so rename is atomic) under this marker,
@@ -53,7 +53,7 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
     const path = this.pathOf(key);
     // Open first so a missing key rejects here rather than as a later stream error.
     const handle = await open(path, 'r').catch((error: unknown) => {
@@ -64,7 +64,7 @@ export class LocalStore implements ObjectStore {
       await handle.close();
       throw new NotFoundError(key);
     }
-    return handle.createReadStream();
+    return handle.createReadStream(options.chunkBytes ? { highWaterMark: options.chunkBytes } : {});
   }
 
   async getBuffer(key: string): Promise<Buffer> {

@@ -1,5 +1,10 @@
 import type { Readable } from 'node:stream';
 
+export interface ReadOptions {
+  /** Bytes per read where the store chooses (local files); big sequential scans want ~1 MiB. */
+  chunkBytes?: number;
+}
+
 export interface StoredObject {
   /** Key relative to the store's root prefix. */
   key: string;
@@ -21,7 +26,7 @@ export interface ObjectStore {
    */
   putFile(key: string, path: string, options?: { contentType?: string }): Promise<void>;
   /** Streams an object; rejects with `NotFoundError` when absent. */
-  getStream(key: string): Promise<Readable>;
+  getStream(key: string, options?: ReadOptions): Promise<Readable>;
   getBuffer(key: string): Promise<Buffer>;
   /** Size in bytes, or null when absent. */
   size(key: string): Promise<number | null>;
