@@ -25,7 +25,7 @@ import { searchEmbeddings } from '../pipelines/search.ts';
 import { clipFeatures } from '../workers/embed/fusion.ts';
 import type { Truncation } from '../workers/embed/mel-config.ts';
 import { embeddingKeys } from '../workers/embed/layout.ts';
-import { SeededRandom } from '../workers/embed/prng.ts';
+import { SeededRandom } from '../infra/seeded-random.ts';
 
 const SR = 48_000;
 const DIM = 512;

@@ -7,7 +7,7 @@ import { forgeTinyClap } from '../../infra/models/forge/clap.ts';
 import { ClapEmbedder } from '../../workers/embed/clap-embedder.ts';
 import { readClapModel } from '../../workers/embed/clap-model.ts';
 import type { ClipFeatures } from '../../workers/embed/fusion.ts';
-import { SeededRandom } from '../../workers/embed/prng.ts';
+import { SeededRandom } from '../../infra/seeded-random.ts';
 
 /** Real ONNX Runtime sessions on the forged tiny CLAP folders (published layout and I/O names). */
 

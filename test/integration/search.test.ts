@@ -8,7 +8,7 @@ import { encodeMetadataParquet } from '../../infra/parquet.ts';
 import { LocalStore } from '../../infra/store/local-store.ts';
 import { embeddingOfKey, searchEmbeddings, searchLike } from '../../pipelines/search.ts';
 import { embeddingKeys } from '../../workers/embed/layout.ts';
-import { SeededRandom } from '../../workers/embed/prng.ts';
+import { SeededRandom } from '../../infra/seeded-random.ts';
 import { l2NormalizeRows } from '../../workers/embed/vectors.ts';
 
 /** Exact cosine top-k through a real LocalStore: several .npy shards per split, metadata tables beside them. */

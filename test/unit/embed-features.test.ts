@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { hannWindow, RealPowerFft } from '../../workers/embed/fft.ts';
 import { clipFeatures, clipFeaturesWithCrops, fusionRanges, repeatPad, resizeFrames } from '../../workers/embed/fusion.ts';
 import { LogMelExtractor, reflectPad } from '../../workers/embed/log-mel.ts';
-import { SeededRandom } from '../../workers/embed/prng.ts';
+import { SeededRandom } from '../../infra/seeded-random.ts';
 
 const SR = 48_000;
 

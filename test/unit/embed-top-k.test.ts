@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TopK } from '../../pipelines/top-k.ts';
-import { SeededRandom } from '../../workers/embed/prng.ts';
+import { SeededRandom } from '../../infra/seeded-random.ts';
 
 describe('TopK', () => {
   test('keeps exactly the k best of a stream, best first, ties by order', () => {

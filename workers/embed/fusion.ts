@@ -2,7 +2,7 @@ import type { LogMel } from './log-mel.ts';
 import { logMelExtractor } from './log-mel.ts';
 import type { FilterBankKind, Truncation } from './mel-config.ts';
 import { CLAP_AUDIO } from './mel-config.ts';
-import { SeededRandom } from './prng.ts';
+import { SeededRandom } from '../../infra/seeded-random.ts';
 
 /**
  * CLAP's per-clip input: `(1, 1001, 64)` for rand_trunc, `(4, 1001, 64)` for fusion, and whether the

@@ -1,3 +1,4 @@
+import { SeededRandom } from '../../seeded-random.ts';
 import protobuf from 'protobufjs';
 
 /**
@@ -238,16 +239,9 @@ function isLittleEndian(): boolean {
 
 /** Seeded standard-normal draws (mulberry32 + Box–Muller) for forged weights: a seed fixes every byte. */
 export function seededGaussian(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
   return () => {
-    const u = 1 - uniform(); // (0, 1]: log stays finite
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
+    const u = 1 - random.next(); // (0, 1]: log stays finite
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
   };
 }

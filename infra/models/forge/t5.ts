@@ -25,7 +25,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { attr, encodeModel, GraphBuilder } from './onnx-builder.ts';
+import { attr, encodeModel, GraphBuilder, seededGaussian } from './onnx-builder.ts';
 
 export interface TinyT5Options {
   /** Seed of every weight; the same seed writes byte-identical files. Default 7. */
@@ -61,7 +61,7 @@ export async function forgeTinyT5(dir: string, options: TinyT5Options = {}): Pro
   const seed = options.seed ?? 7;
   const withPast = options.pastKeyValues ?? true;
   const vocab = tinyT5Vocabulary();
-  const random = gaussian(seed);
+  const random = seededGaussian(seed);
   // One draw order for every weight, so a seed fixes the model whatever the layout option.
   const weights = drawWeights(random, vocab.length);
   await mkdir(join(dir, 'onnx'), { recursive: true });
@@ -332,21 +332,6 @@ function causalMask(g: GraphBuilder, inputIds: string, pastKey: string | null): 
   return { mask: g.op('Where', [visible, g.float32s([0], []), g.float32s([-1e9], [])]), queryPositions };
 }
 
-/** Seeded standard normal draws (mulberry32 + Box–Muller): the same weights for a seed on every run. */
-function gaussian(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => {
-    const u = 1 - uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-  };
-}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { seed: { type: 'string', default: '7' }, 'no-past': { type: 'boolean', default: false } } });
