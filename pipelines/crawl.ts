@@ -6,8 +6,10 @@ import type { ObjectStore } from '../infra/store/object-store.ts';
 import { log } from '../infra/log.ts';
 import { createSource, isResumable, type SourceContext } from '../sources/registry.ts';
 import { crawlCheckpointSchema, type CrawlCheckpoint } from '../schemas/checkpoint.ts';
+import type { ExcludedCounts } from '../schemas/exclusions.ts';
+import { finaliseWithExclusions, planExcluding } from './crawl-exclusions.ts';
 import { enqueueShard, type ShardQueues } from './enqueue-shard.ts';
-import { finaliseDataset, MANIFEST_KEY, readJson, readManifest } from './finalise.ts';
+import { MANIFEST_KEY, readJson, readManifest } from './finalise.ts';
 import { planShards, shardKeys, withoutCursors, type PlanCheckpoint, type PlannedShard, type PlanTally } from './shard-plan.ts';
 import { CLAPSET_VERSION } from './version.ts';
 import { CLAP_EMBEDDING_DIM } from '../workers/embed/layout.ts';
@@ -19,6 +21,8 @@ export interface CrawlProgress {
   shardsSkipped: number;
   shardsDone: number;
   shardsFailed: number;
+  /** Records left out at crawl time (licence or id exclusions), by reason. */
+  excluded: ExcludedCounts;
 }
 
 export interface CrawlSummary extends CrawlProgress {
@@ -51,7 +55,7 @@ export async function processCrawlJob(
   const seen = new Set(saved?.seen ?? []);
   const items = isResumable(source) ? source.crawl(saved?.checkpoint.cursor ?? undefined) : withoutCursors(source.records());
   const tally: PlanTally = { records: 0, duplicates: 0 };
-  const progress: CrawlProgress = { records: 0, duplicates: 0, shardsPlanned: 0, shardsSkipped: 0, shardsDone: 0, shardsFailed: 0 };
+  const progress: CrawlProgress = { records: 0, duplicates: 0, shardsPlanned: 0, shardsSkipped: 0, shardsDone: 0, shardsFailed: 0, excluded: { license: 0, id: 0 } };
   const outstanding = new Map<string, PlannedShard>();
   const failures: string[] = [];
   const report = async () => {
@@ -86,7 +90,9 @@ export async function processCrawlJob(
   };
   const wait = () => new Promise((r) => setTimeout(r, 100));
 
-  const plan = planShards(items, data.dataset, data.source.name, { limit: data.limit, tally, seen, ...(saved ? { resume: saved.checkpoint } : {}) });
+  const plan = planExcluding({ store, crawl: data, resume: saved?.checkpoint ?? null, counts: progress.excluded }, items, (kept) =>
+    planShards(kept, data.dataset, data.source.name, { limit: data.limit, tally, seen, ...(saved ? { resume: saved.checkpoint } : {}) }),
+  );
   if (saved) progress.shardsPlanned = progress.shardsSkipped = saved.checkpoint.nextIndex.train + saved.checkpoint.nextIndex.test;
   for await (const shard of plan) {
     progress.shardsPlanned++;
@@ -111,7 +117,7 @@ export async function processCrawlJob(
   if (failures.length > 0) {
     throw new Error(`${failures.length} shard(s) failed; rerun the crawl with --resume to retry them: ${failures.join(' | ')}`);
   }
-  const stats = await finaliseDataset(store);
+  const stats = await finaliseWithExclusions(store);
   const own = stats.sources[data.source.name];
   return {
     ...progress,
@@ -123,7 +129,7 @@ export async function processCrawlJob(
 }
 
 /** Keeps `manifest.json` listing every source crawled into the dataset, with the dataset settings. */
-async function recordSourceInManifest(store: ObjectStore, data: CrawlJob): Promise<void> {
+export async function recordSourceInManifest(store: ObjectStore, data: CrawlJob): Promise<void> {
   const existing = await readManifest(store);
   if (existing) {
     const planning = (d: CrawlJob['dataset']) => JSON.stringify([d.shardSize, d.testFraction, d.splitSeed]);

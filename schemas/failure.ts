@@ -17,7 +17,11 @@ export const FAILURE_REASONS = [
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
-export const FILTER_REASONS = ['longer_than_max', 'sample_rate_below_min'] as const;
+export const FILTER_REASONS = [
+  'longer_than_max',
+  'sample_rate_below_min',
+  'opted_out', // the provider said no to ML use for this file (X-Robots-Tag noai/noml): honoured, not an error
+] as const;
 export type FilterReason = (typeof FILTER_REASONS)[number];
 
 /** A permanent, per-clip failure: retrying cannot help, so the clip is counted and the run goes on. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clipRecordSchema } from './clip.ts';
 import { datasetSpecSchema, filtersSchema, shardRefSchema } from './dataset.ts';
+import { crawlExclusionsSchema } from './exclusions.ts';
 import { FAILURE_REASONS, FILTER_REASONS } from './failure.ts';
 import { sourceSpecSchema } from './source-spec.ts';
 
@@ -13,6 +14,8 @@ export const crawlJobSchema = z.object({
   maxShardsInFlight: z.number().int().min(1).default(4),
   /** This source's filters, replacing the dataset's (LAION filtered Freesound only). */
   filters: filtersSchema.nullable().default(null),
+  /** Records left out at crawl time by licence or id (counted in `_crawl/<source>.json`, never fetched). */
+  exclude: crawlExclusionsSchema.prefault({}),
 });
 export type CrawlJob = z.infer<typeof crawlJobSchema>;
 

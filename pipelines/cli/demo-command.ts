@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { runDemo } from '../demo/run-demo.ts';
+import { LAION_AUDIO_630K } from '../recipes/laion-audio-630k.ts';
 import { parseNumber } from './context.ts';
 
 export function registerDemoCommand(program: Command): void {
@@ -9,9 +10,16 @@ export function registerDemoCommand(program: Command): void {
     .option('--out <dir>', 'where the dataset is written (replaced if it is a previous demo)', './data/demo')
     .option('--workers <n>', 'worker processes to start', '2')
     .option('--concurrency <n>', 'transcode concurrency per worker', '2')
-    .action(async (options: { out: string; workers: string; concurrency: string }) => {
+    .option('--recipe <name>', `crawl a recipe instead, against local stand-ins of its providers (fixture servers on 127.0.0.1): ${LAION_AUDIO_630K}`)
+    .action(async (options: { out: string; workers: string; concurrency: string; recipe?: string }) => {
+      if (options.recipe !== undefined && options.recipe !== LAION_AUDIO_630K) throw new Error(`unknown recipe ${JSON.stringify(options.recipe)}; recipes: ${LAION_AUDIO_630K}`);
       const summary = await runDemo(
-        { out: options.out, workers: parseNumber(options.workers), concurrency: parseNumber(options.concurrency) },
+        {
+          out: options.out,
+          workers: parseNumber(options.workers),
+          concurrency: parseNumber(options.concurrency),
+          ...(options.recipe === LAION_AUDIO_630K ? { recipe: LAION_AUDIO_630K } : {}),
+        },
         (line) => process.stderr.write(`${line}\n`),
       );
       console.log(JSON.stringify(summary));

@@ -2,20 +2,24 @@ import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configFromEnv } from '../../schemas/config.ts';
-import { crawlJobSchema } from '../../schemas/jobs.ts';
+import { crawlJobSchema, type CrawlJob } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { connectRedis, deletePrefixedKeys } from '../../infra/redis/connection.ts';
 import { ensureRedis } from '../../infra/redis/local-redis.ts';
 import { openStore } from '../../infra/store/open-store.ts';
-import { runCrawl } from '../run-crawl.ts';
+import { LAION_AUDIO_630K } from '../recipes/laion-audio-630k.ts';
+import { runCrawls } from '../run-crawl.ts';
 import { verifyDataset } from '../verify.ts';
 import { generateDemoCollection } from './demo-collection.ts';
+import { recipeDemo } from './recipe-demo.ts';
 
 export interface DemoOptions {
   out: string;
   workers: number;
   concurrency: number;
+  /** Crawl this recipe against local stand-ins of its providers instead of the generated collection. */
+  recipe?: typeof LAION_AUDIO_630K;
 }
 
 export interface DemoSummary {
@@ -26,9 +30,32 @@ export interface DemoSummary {
   hours: number;
 }
 
+/** What a demo crawls, what its workers need in their environment, and what to tear down afterwards. */
+export interface DemoSetup {
+  crawls: CrawlJob[];
+  workerEnv: NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+/** The offline demo: a generated collection crawled with LAION's Freesound filters on. */
+async function collectionDemo(collection: string, datasetUri: string, ffmpegPath: string, say: (line: string) => void): Promise<DemoSetup> {
+  const generated = await generateDemoCollection(ffmpegPath, collection);
+  say(`generated ${generated.clips} clips and ${generated.corrupt} corrupt files in ${collection}`);
+  const crawl = parseOrThrow(
+    crawlJobSchema,
+    {
+      dataset: { uri: datasetUri, shardSize: 8, chunkSize: 6, filters: { maxDurationSec: 180, minSampleRate: 16000 } },
+      source: { type: 'local', name: 'demo', root: collection, license: 'cc0' },
+    },
+    'demo crawl',
+  );
+  return { crawls: [crawl], workerEnv: {}, close: async () => {} };
+}
+
 /**
- * The whole pipeline on embedded defaults, offline: generate a collection, use (or start) Redis,
- * run two worker processes, crawl, verify. Redis state lives under a private prefix removed at the end.
+ * The whole pipeline on embedded defaults, with no outside service: set up what to crawl (the
+ * generated collection, or with `recipe` the provider stand-ins), use (or start) Redis, run worker
+ * processes, crawl, verify. Redis state lives under a private prefix removed at the end.
  */
 export async function runDemo(options: DemoOptions, say: (line: string) => void): Promise<DemoSummary> {
   const out = resolve(options.out);
@@ -38,39 +65,38 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
   await rm(out, { recursive: true, force: true });
   const config = configFromEnv();
   const ffmpegPath = await locateFfmpeg(config);
-  const collection = resolve(out, '..', 'demo-collection');
-  const generated = await generateDemoCollection(ffmpegPath, collection);
-  say(`generated ${generated.clips} clips and ${generated.corrupt} corrupt files in ${collection}`);
-
-  const redis = await ensureRedis(config.redisUrl, { allowStart: true });
-  say(redis.started ? `started a private redis-server at ${redis.url}` : `using Redis at ${redis.url}`);
-  const prefix = `clapset-demo-${process.pid}`;
-  const connection = connectRedis(redis.url);
+  const setup =
+    options.recipe === LAION_AUDIO_630K
+      ? await recipeDemo(resolve(out, '..', 'demo-providers'), out, say)
+      : await collectionDemo(resolve(out, '..', 'demo-collection'), out, ffmpegPath, say);
   try {
-    const crawl = parseOrThrow(
-      crawlJobSchema,
-      {
-        dataset: { uri: out, shardSize: 8, chunkSize: 6, filters: { maxDurationSec: 180, minSampleRate: 16000 } },
-        source: { type: 'local', name: 'demo', root: collection, license: 'cc0' },
-      },
-      'demo crawl',
-    );
-    const summary = await runCrawl({ ...config, redisUrl: redis.url }, { connection, prefix }, crawl, {
-      resume: false,
-      localWorkers: options.workers,
-      workerConcurrency: options.concurrency,
-      workerLogFile: resolve(out, '..', 'demo-logs', 'workers.log'),
-    });
-    say(`crawled: ${summary.samples} samples, ${summary.failed} failed, ${summary.filtered} filtered, ${summary.shardsDone} shards`);
-    const store = openStore(out, config);
-    const report = await verifyDataset(store, ffmpegPath);
-    await store.close();
-    if (!report.ok) throw new Error(`verify found ${report.problems.length} problem(s):\n${report.problems.join('\n')}`);
-    say(`verified ${report.shards} shards, ${report.samples} samples: intact`);
-    return { dataset: out, shards: report.shards, samples: report.samples, failed: summary.failed, hours: Number(summary.hours.toFixed(6)) };
+    const redis = await ensureRedis(config.redisUrl, { allowStart: true });
+    say(redis.started ? `started a private redis-server at ${redis.url}` : `using Redis at ${redis.url}`);
+    const prefix = `clapset-demo-${process.pid}`;
+    const connection = connectRedis(redis.url);
+    try {
+      const { summaries, stats } = await runCrawls({ ...config, redisUrl: redis.url }, { connection, prefix }, setup.crawls, {
+        resume: false,
+        localWorkers: options.workers,
+        workerConcurrency: options.concurrency,
+        workerLogFile: resolve(out, '..', 'demo-logs', 'workers.log'),
+        workerEnv: setup.workerEnv,
+      });
+      for (const s of summaries) {
+        say(`crawled${summaries.length > 1 ? ` ${s.source}` : ''}: ${s.samples} samples, ${s.failed} failed, ${s.filtered} filtered, ${s.shardsDone} shards`);
+      }
+      const store = openStore(out, config);
+      const report = await verifyDataset(store, ffmpegPath);
+      await store.close();
+      if (!report.ok) throw new Error(`verify found ${report.problems.length} problem(s):\n${report.problems.join('\n')}`);
+      say(`verified ${report.shards} shards, ${report.samples} samples: intact`);
+      return { dataset: out, shards: report.shards, samples: report.samples, failed: stats.totals.failed, hours: Number(stats.totals.hours.toFixed(6)) };
+    } finally {
+      await deletePrefixedKeys(connection, prefix);
+      await connection.quit();
+      await redis.stop();
+    }
   } finally {
-    await deletePrefixedKeys(connection, prefix);
-    await connection.quit();
-    await redis.stop();
+    await setup.close();
   }
 }

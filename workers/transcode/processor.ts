@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import { ClipError } from '../../schemas/failure.ts';
+import { OptedOutError } from '../../infra/http/errors.ts';
 import { transcodeJobSchema, type ClipResult, type PlannedClip } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { shardKeys } from '../../pipelines/shard-plan.ts';
@@ -40,7 +41,9 @@ export async function processTranscodeJob(job: Pick<Job, 'data'>, deps: WorkerDe
         ready.push({ clip, audio: await source.materialise(clip.record, workDir, { maxBytes: deps.maxDownloadBytes }) });
       } catch (error) {
         if (!(error instanceof ClipError)) throw error;
-        fail(clip, error);
+        // The provider opted this file out of ML use: a deliberate exclusion we honour, not a failure.
+        if (error instanceof OptedOutError) results.set(clip.key, { status: 'filtered', key: clip.key, id: clip.record.id, reason: 'opted_out', message: error.message });
+        else fail(clip, error);
       }
     }
 
