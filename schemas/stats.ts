@@ -53,11 +53,17 @@ export const datasetStatsSchema = z.object({
     failed: z.number().int().min(0),
     filtered: z.number().int().min(0),
     hours: z.number().min(0),
+    /** Records excluded at crawl time (licence or id rules); absent when no rules were set. */
+    excluded: z.number().int().min(0).optional(),
   }),
   splits: z.record(z.string(), z.object({ shards: z.number().int(), samples: z.number().int() })),
   sources: z.record(
     z.string(),
-    sourceTallySchema.extend({ hours: z.number().min(0), clips: z.number().int().min(0) }),
+    sourceTallySchema.extend({
+      hours: z.number().min(0),
+      clips: z.number().int().min(0),
+      excluded: z.object({ license: z.number().int().min(0), id: z.number().int().min(0) }).optional(),
+    }),
   ),
 });
 export type DatasetStats = z.infer<typeof datasetStatsSchema>;

@@ -39,6 +39,7 @@ interface CrawlOptions {
   caption: boolean;
   captionModel?: string;
   captionBatchSize: string;
+  clapModel?: string;
 }
 
 const optional = (v: string | undefined) => (v === undefined ? null : parseNumber(v));
@@ -55,6 +56,7 @@ function datasetFromOptions(options: CrawlOptions, uri: string) {
     caption: options.caption
       ? { model: options.captionModel ?? (process.env.CLAPSET_CAPTION_MODEL || null), batchSize: parseNumber(options.captionBatchSize) }
       : null,
+    embed: (options.clapModel ?? process.env.CLAPSET_CLAP_MODEL) ? { model: (options.clapModel ?? process.env.CLAPSET_CLAP_MODEL)! } : null,
   };
 }
 
@@ -200,6 +202,7 @@ export function registerCrawlCommand(program: Command): void {
     .option('--caption-model <dir|id>', 'T5 keyword-to-caption model folder or hub id (default: CLAPSET_CAPTION_MODEL, else LAION\'s template "the sounds of a, b, and c.")')
     .option('--caption-batch-size <n>', 'keyword lists per model call', '8')
     .option('--no-caption', 'skip the caption stage (no text_augment_t5)')
+    .option('--clap-model <dir|id>', 'CLAP model folder or hub id: adds the embed stage (default: CLAPSET_CLAP_MODEL; none: no embeddings)')
     .option('--limit <n>', 'stop after this many source records (per source)')
     .option('--max-shards-in-flight <n>', 'shards queued at once (bounds what Redis holds)', '4')
     .option('--resume', 'continue an existing dataset: shards whose stats exist are skipped', false)

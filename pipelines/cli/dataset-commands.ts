@@ -55,6 +55,7 @@ export function registerDatasetCommands(program: Command): void {
           console.log(`\n${name}: ${s.samples} samples of ${s.clips} clips, ${s.hours.toFixed(3)} h`);
           for (const [reason, n] of Object.entries(s.failed)) console.log(`  failed   ${reason}: ${n}`);
           for (const [reason, n] of Object.entries(s.filtered)) console.log(`  filtered ${reason}: ${n}`);
+          for (const [rule, n] of Object.entries(s.excluded ?? {})) if (n > 0) console.log(`  excluded at crawl (${rule}): ${n}`);
           const peak = Math.max(1, ...s.histogram);
           s.histogram.forEach((count, i) => {
             if (count === 0) return;

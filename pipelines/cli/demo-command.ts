@@ -11,7 +11,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--workers <n>', 'worker processes to start', '2')
     .option('--concurrency <n>', 'transcode concurrency per worker', '2')
     .option('--recipe <name>', `crawl a recipe instead, against local stand-ins of its providers (fixture servers on 127.0.0.1): ${LAION_AUDIO_630K}`)
-    .action(async (options: { out: string; workers: string; concurrency: string; recipe?: string }) => {
+    .option('--caption-model <dir|id>', 'T5 captioner for the caption stage ("template": LAION\'s template; default: a tiny untrained T5 generated for the demo)')
+    .option('--clap-model <dir|id>', 'CLAP model for the embed stage ("none": no embeddings; default: a tiny untrained CLAP generated for the demo)')
+    .action(async (options: { out: string; workers: string; concurrency: string; recipe?: string; captionModel?: string; clapModel?: string }) => {
       if (options.recipe !== undefined && options.recipe !== LAION_AUDIO_630K) throw new Error(`unknown recipe ${JSON.stringify(options.recipe)}; recipes: ${LAION_AUDIO_630K}`);
       const summary = await runDemo(
         {
@@ -19,6 +21,8 @@ export function registerDemoCommand(program: Command): void {
           workers: parseNumber(options.workers),
           concurrency: parseNumber(options.concurrency),
           ...(options.recipe === LAION_AUDIO_630K ? { recipe: LAION_AUDIO_630K } : {}),
+          ...(options.captionModel !== undefined ? { captionModel: options.captionModel === 'template' ? null : options.captionModel } : {}),
+          ...(options.clapModel !== undefined ? { clapModel: options.clapModel === 'none' ? null : options.clapModel } : {}),
         },
         (line) => process.stderr.write(`${line}\n`),
       );

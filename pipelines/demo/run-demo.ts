@@ -1,3 +1,5 @@
+import { forgeTinyClap } from '../../infra/models/forge/clap.ts';
+import { forgeTinyT5 } from '../../infra/models/forge/t5.ts';
 import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -20,6 +22,21 @@ export interface DemoOptions {
   concurrency: number;
   /** Crawl this recipe against local stand-ins of its providers instead of the generated collection. */
   recipe?: typeof LAION_AUDIO_630K;
+  /** Caption and embed models; default: tiny ones generated for the demo (`null`: skip that stage). */
+  captionModel?: string | null;
+  clapModel?: string | null;
+}
+
+/**
+ * The demo's models: given folders/ids as they are, else tiny T5 and CLAP models generated here
+ * (untrained: they exercise the caption and embed stages end to end, their output means nothing).
+ */
+async function demoModels(options: DemoOptions, dir: string, say: (line: string) => void) {
+  const forged = options.captionModel === undefined || options.clapModel === undefined;
+  if (forged) say(`generating tiny untrained T5 and CLAP models in ${dir} (pass --caption-model / --clap-model for real ones)`);
+  const caption = options.captionModel !== undefined ? options.captionModel : (await forgeTinyT5(join(dir, 'tiny-t5'), { seed: 1 })).dir;
+  const clap = options.clapModel !== undefined ? options.clapModel : (await forgeTinyClap(join(dir, 'tiny-clap'), { seed: 1, fused: true })).dir;
+  return { caption: { model: caption, batchSize: 8 }, embed: clap === null ? null : { model: clap } };
 }
 
 export interface DemoSummary {
@@ -69,6 +86,8 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
     options.recipe === LAION_AUDIO_630K
       ? await recipeDemo(resolve(out, '..', 'demo-providers'), out, say)
       : await collectionDemo(resolve(out, '..', 'demo-collection'), out, ffmpegPath, say);
+  const models = await demoModels(options, resolve(out, '..', 'demo-models'), say);
+  for (const crawl of setup.crawls) Object.assign(crawl.dataset, models);
   try {
     const redis = await ensureRedis(config.redisUrl, { allowStart: true });
     say(redis.started ? `started a private redis-server at ${redis.url}` : `using Redis at ${redis.url}`);
