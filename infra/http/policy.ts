@@ -60,7 +60,9 @@ export function definePolicy(policy: Pick<HttpPolicy, 'provider' | 'allowedHosts
     timeouts: DEFAULT_TIMEOUTS,
     maxRedirects: 5,
     maxLimiterWaitMs: 10 * 60_000,
-    safetyMarginMs: Number.isFinite(shortest) ? Math.max(50, Math.round(shortest * 0.05)) : 50,
+    // Requests granted in one window can reach the provider bunched up when a host stalls; 50 ms of
+    // slack proved too little on a loaded 2-core machine, so short windows get up to a quarter.
+    safetyMarginMs: Number.isFinite(shortest) ? Math.round(Math.max(Math.min(250, shortest * 0.25), shortest * 0.05)) : 250,
     ...policy,
   };
 }

@@ -80,9 +80,10 @@ describe('hosts', () => {
     assert.deepEqual(hostsOf('https://freesound.org/apiv2/', 'http://127.0.0.1:4000/a', '/data/BBCSoundEffects.csv', undefined), ['freesound.org', '127.0.0.1:4000']);
   });
 
-  it('adds a safety margin of 5% of the shortest window, at least 50 ms', () => {
+  it('adds a safety margin of 5% of the shortest window, at least 250 ms or a quarter of a shorter window', () => {
     assert.equal(definePolicy({ provider: 'p', allowedHosts: [], rate: [{ limit: 60, windowMs: 60_000 }, { limit: 2000, windowMs: 86_400_000 }] }).safetyMarginMs, 3000);
     assert.equal(definePolicy({ provider: 'p', allowedHosts: [], rate: [{ limit: 5, windowMs: 200 }] }).safetyMarginMs, 50);
+    assert.equal(definePolicy({ provider: 'p', allowedHosts: [], rate: [{ limit: 30, windowMs: 1000 }] }).safetyMarginMs, 250);
   });
 });
 
