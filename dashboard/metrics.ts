@@ -1,6 +1,7 @@
 import { Gauge, Registry } from 'prom-client';
 import type { QueueContext } from '../infra/queues.ts';
 import { readStageMetrics } from '../infra/stage-metrics.ts';
+import { readHttpCounters } from '../infra/http/index.ts';
 import { readLiveStats } from '../pipelines/live-stats.ts';
 import { readPipelineStatus } from '../pipelines/queue-status.ts';
 
@@ -31,6 +32,18 @@ export function createMetricsRegistry(ctx: QueueContext, datasets: () => readonl
       this.reset();
       for (const [stage, counters] of Object.entries(await readStageMetrics(ctx.connection, ctx.prefix))) {
         for (const [counter, value] of Object.entries(counters)) this.set({ stage, counter }, value);
+      }
+    },
+  });
+  new Gauge({
+    name: 'clapset_provider_http',
+    help: 'Cumulative per-provider HTTP politeness counters from all workers: requests, throttled (waited for our limiter), http_429, backoffs, retries_exhausted, redirects_refused, hosts_refused, robots_excluded, gen_ai_excluded, too_large, quota_exhausted',
+    labelNames: ['provider', 'counter'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [provider, counters] of Object.entries(await readHttpCounters(ctx.connection, ctx.prefix))) {
+        for (const [counter, value] of Object.entries(counters)) this.set({ provider, counter }, value);
       }
     },
   });
