@@ -13,13 +13,37 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RateWindow } from './policy.ts';
 
+/**
+ * Windows up to this long start "full" when the limiter has no memory (see the script): waiting one
+ * of them is cheap, and it keeps a crawl resumed after a Redis wipe within the provider's count.
+ * Longer windows (daily quotas) cannot be recovered that way and start empty.
+ */
+const COLD_START_MAX_WINDOW_MS = 10 * 60_000;
+
 const SCRIPT = `
 local nonce = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local memory = KEYS[#KEYS]
+local windows = #KEYS - 1
+if redis.call('EXISTS', memory) == 0 then
+  -- No memory of recent requests: a first start, a long idle spell, or lost keys (a Redis wipe mid-crawl).
+  -- Assume the short windows are full, as they may be at the provider, and start granting after one window.
+  local longest = 0
+  for i = 1, windows do
+    local limit = tonumber(ARGV[2 * i])
+    local window = tonumber(ARGV[2 * i + 1])
+    if window <= ${COLD_START_MAX_WINDOW_MS} and redis.call('ZCARD', KEYS[i]) == 0 then
+      for n = 1, limit do redis.call('ZADD', KEYS[i], now, now .. ':cold:' .. n) end
+      redis.call('PEXPIRE', KEYS[i], window + 1000)
+      if window > longest then longest = window end
+    end
+  end
+  redis.call('SET', memory, now, 'PX', math.max(longest, 1000))
+end
 local wait = 0
 local blocking = 0
-for i = 1, #KEYS do
+for i = 1, windows do
   local limit = tonumber(ARGV[2 * i])
   local window = tonumber(ARGV[2 * i + 1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
@@ -32,11 +56,14 @@ for i = 1, #KEYS do
   end
 end
 if wait > 0 then return {0, wait, blocking} end
-for i = 1, #KEYS do
+local longest = 1000
+for i = 1, windows do
   local window = tonumber(ARGV[2 * i + 1])
   redis.call('ZADD', KEYS[i], now, now .. ':' .. nonce)
   redis.call('PEXPIRE', KEYS[i], window + 1000)
+  if window <= ${COLD_START_MAX_WINDOW_MS} and window > longest then longest = window end
 end
+redis.call('PEXPIRE', memory, longest)
 return {1, 0, 0}
 `;
 const SHA = createHash('sha1').update(SCRIPT).digest('hex');
@@ -53,6 +80,7 @@ export class RateLimiter {
   readonly #redis: Redis;
   readonly #keys: string[];
   readonly #windows: RateWindow[];
+  readonly #memoryKey: string;
 
   /**
    * `windows` should already include any safety margin. Keys: `<prefix>:ratelimit:<provider>` for
@@ -66,11 +94,12 @@ export class RateLimiter {
     this.#redis = redis;
     this.#windows = windows;
     this.#keys = windows.map((w, i) => (i === 0 ? `${prefix}:ratelimit:${provider}` : `${prefix}:ratelimit:${provider}:${w.windowMs}ms`));
+    this.#memoryKey = `${prefix}:ratelimit:${provider}:memory`;
   }
 
   /** The Redis keys this limiter uses (for tests and clean-up). */
   get keys(): readonly string[] {
-    return this.#keys;
+    return [...this.#keys, this.#memoryKey];
   }
 
   /** One attempt: takes a slot in every window, or says how long to wait. */
@@ -78,10 +107,10 @@ export class RateLimiter {
     const args = [randomBytes(8).toString('hex'), ...this.#windows.flatMap((w) => [String(w.limit), String(Math.ceil(w.windowMs))])];
     let reply: unknown;
     try {
-      reply = await this.#redis.evalsha(SHA, this.#keys.length, ...this.#keys, ...args);
+      reply = await this.#redis.evalsha(SHA, this.#keys.length + 1, ...this.#keys, this.#memoryKey, ...args);
     } catch (error) {
       if (!String((error as Error).message).includes('NOSCRIPT')) throw error;
-      reply = await this.#redis.eval(SCRIPT, this.#keys.length, ...this.#keys, ...args);
+      reply = await this.#redis.eval(SCRIPT, this.#keys.length + 1, ...this.#keys, this.#memoryKey, ...args);
     }
     const [granted, wait, blocking] = reply as [number, number, number];
     return { granted: granted === 1, waitMs: Number(wait), window: blocking > 0 ? (this.#windows[blocking - 1] ?? null) : null };

@@ -25,10 +25,25 @@ after(async () => {
   await ctx.close();
 });
 
+/** A limiter that remembers recent traffic (as a running deployment's does), so it starts with empty windows. */
+const warm = (limiter: RateLimiter) => ctx.connection.set(limiter.keys.at(-1)!, '0', 'PX', 600_000);
+
 describe('RateLimiter', () => {
+  it('without memory of recent requests (first start, or Redis keys lost mid-crawl) it waits one short window first', async () => {
+    const limiter = new RateLimiter(ctx.connection, ctx.prefix, 'unit-cold', [{ limit: 5, windowMs: 300 }, { limit: 1000, windowMs: 86_400_000 }]);
+    const first = await limiter.tryAcquire();
+    assert.equal(first.granted, false, 'the short window starts full: the provider may still count requests we forgot');
+    assert.ok(first.waitMs > 250 && first.waitMs <= 300, `wait ${first.waitMs}`);
+    await new Promise((r) => setTimeout(r, first.waitMs + 5));
+    for (let i = 0; i < 5; i++) assert.equal((await limiter.tryAcquire()).granted, true, 'then the full rate; the daily window started empty');
+    await ctx.connection.del(...limiter.keys); // a Redis wipe
+    assert.equal((await limiter.tryAcquire()).granted, false);
+  });
+
   it('grants `limit` slots per sliding window, then reports how long to wait', async () => {
     const limiter = new RateLimiter(ctx.connection, ctx.prefix, 'unit-a', [{ limit: 5, windowMs: 400 }]);
-    assert.deepEqual(limiter.keys, [`${ctx.prefix}:ratelimit:unit-a`]);
+    assert.deepEqual(limiter.keys, [`${ctx.prefix}:ratelimit:unit-a`, `${ctx.prefix}:ratelimit:unit-a:memory`]);
+    await warm(limiter);
     const started = Date.now();
     for (let i = 0; i < 5; i++) assert.equal((await limiter.tryAcquire()).granted, true);
     const refused = await limiter.tryAcquire();
@@ -44,12 +59,14 @@ describe('RateLimiter', () => {
   it('is shared: two limiters with the same name and prefix see one window', async () => {
     const a = new RateLimiter(ctx.connection, ctx.prefix, 'unit-b', [{ limit: 3, windowMs: 10_000 }]);
     const b = new RateLimiter(ctx.connection, ctx.prefix, 'unit-b', [{ limit: 3, windowMs: 10_000 }]);
+    await warm(a);
     const grants = await Promise.all([a, b, a, b, a, b].map((l) => l.tryAcquire()));
     assert.equal(grants.filter((g) => g.granted).length, 3);
   });
 
   it('needs room in every window; a full long window blocks with its own wait', async () => {
     const limiter = new RateLimiter(ctx.connection, ctx.prefix, 'unit-c', [{ limit: 100, windowMs: 1000 }, { limit: 2, windowMs: 86_400_000 }]);
+    await warm(limiter);
     assert.equal((await limiter.tryAcquire()).granted, true);
     assert.equal((await limiter.tryAcquire()).granted, true);
     const refused = await limiter.tryAcquire();
