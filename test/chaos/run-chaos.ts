@@ -1,0 +1,383 @@
+/**
+ * One chaos run (issue 7), end to end on loopback: the Freesound and BBC fixture providers serve a
+ * seeded catalogue (corrupt audio, hostile metadata, 429 storms, 5xx bursts, slow and truncated
+ * bodies, redirects to a disallowed admin port, oversize downloads) to several `clapset worker`
+ * processes, which write into s3rver through a fault-injecting proxy (5xx answers, resets
+ * mid-upload). A seeded monkey SIGKILLs workers (and starts replacements) and deletes the project's
+ * Redis keys once mid-run; the crawls are then resubmitted with resume. At the end the dataset is
+ * verified and balanced against the catalogue: nothing lost, nothing twice, no secret anywhere.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isLoopback } from '../../dashboard/auth.ts';
+import { startDashboard } from '../../dashboard/server.ts';
+import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
+import { readHttpCounters } from '../../infra/http/counters.ts';
+import { STAGES, type QueueContext } from '../../infra/queues.ts';
+import { connectRedis, deletePrefixedKeys } from '../../infra/redis/connection.ts';
+import type { ObjectStore } from '../../infra/store/object-store.ts';
+import { openStore } from '../../infra/store/open-store.ts';
+import type { CrawlSummary } from '../../pipelines/crawl.ts';
+import { submitCrawl, waitForCrawl } from '../../pipelines/crawl-control.ts';
+import { readAllShardStats } from '../../pipelines/finalise.ts';
+import { spawnLocalWorkers } from '../../pipelines/local-workers.ts';
+import { verifyDataset, type VerifyReport } from '../../pipelines/verify.ts';
+import { configFromEnv } from '../../schemas/config.ts';
+import type { CrawlJob } from '../../schemas/jobs.ts';
+import { SeededRandom } from '../../infra/seeded-random.ts';
+import { readSamples } from '../helpers/pipeline-fixtures.ts';
+import { startS3Server } from '../helpers/s3-server.ts';
+import { balanceLedger, type ChaosReport, type Ledger } from './accounting.ts';
+import { makeAudioPool } from './audio-pool.ts';
+import { s3ErrorBody, startFaultProxy, type FaultProxyStats } from './fault-proxy.ts';
+import { drawMoment, startMonkey, WorkerPool, type ChaosEvent, type FiredEvent, type Window } from './monkey.ts';
+import { awaitFullWindow, checkDashboardToken, countDoneShards, inspectBucket, pollDashboard, scanLogs, sumCounter, sumCounters, windowStats, type Counters } from './probes.ts';
+import { crawlJobs, plannedShards, startProviders, type Rates } from './providers.ts';
+
+export interface ChaosOptions {
+  seed: string;
+  /** Distinct records the providers offer (the report's `clips`). */
+  clips: number;
+  workers: number;
+  concurrency: number;
+  shardSize: number;
+  /** Freesound search page size: small pages mean enough API requests for the storms to land on. */
+  pageSize: number;
+  kills: number;
+  /** Progress fractions the kills and the Redis wipe are drawn from. */
+  killWindow: Window;
+  wipeWindow: Window;
+  /** Provider limits, the same numbers in the source specs and in the fixtures' throttles. */
+  rates: Rates;
+  /** Fraction of S3 requests answered with a 5xx or reset mid-upload. */
+  s3FaultRate: number;
+  /** Failing answers per API storm (drawn from this range); the BBC index meets one at the start. */
+  stormSize: Window;
+  /** Fire the next event anyway when no shard finished for this long. */
+  stallMs: number;
+  /** Plant a gzip bomb that inflates past the workers' 2 GiB download cap (costs seconds of CPU and disk). */
+  bomb: boolean;
+  /** Bound on the whole run. */
+  deadlineMs: number;
+  redisUrl: string;
+  onLog?: (line: string) => void;
+  /** Keep the run folder (worker logs, a trace of every S3 request) and say where it is. */
+  keep?: boolean;
+}
+
+/**
+ * 10-s windows: the limiter adds 5 % (500 ms) to each, which absorbs the scheduling delays of a
+ * loaded 2-core box — on this process's clock too, which is the fixtures' (its event loop stalls up
+ * to ~200 ms under load; with 2-s windows and their 100 ms margin that alone showed as a stray
+ * over-limit arrival now and then, which would make the count meaningless).
+ */
+const WINDOW = 10_000;
+
+/** `npm run chaos`: ≥ 2,000 clips, kills spread over the whole run. */
+export const FULL_RUN: Omit<ChaosOptions, 'redisUrl'> = {
+  seed: 'clapset-chaos',
+  clips: 2000,
+  workers: 3,
+  concurrency: 2,
+  shardSize: 64,
+  pageSize: 25,
+  kills: 3,
+  killWindow: [0.05, 0.9],
+  wipeWindow: [0.35, 0.65],
+  rates: {
+    freesoundApi: { limit: 40, windowMs: WINDOW },
+    freesoundMedia: { limit: 100, windowMs: WINDOW }, // Freesound's CDN default: 10/s
+    bbc: { limit: 120, windowMs: WINDOW },
+  },
+  s3FaultRate: 0.05,
+  stormSize: [2, 3],
+  stallMs: 20_000,
+  bomb: true,
+  deadlineMs: 9.5 * 60_000,
+};
+
+/**
+ * The CI-sized run: same faults, ~150 clips. Kills come before the Redis wipe, which also removes
+ * the killed workers' locked jobs, so no stall timeout (60 s job locks) is waited out.
+ */
+export const CI_RUN: Omit<ChaosOptions, 'redisUrl'> = {
+  ...FULL_RUN,
+  seed: 'clapset-chaos-ci',
+  clips: 150,
+  shardSize: 16,
+  pageSize: 10,
+  killWindow: [0.1, 0.45],
+  wipeWindow: [0.5, 0.6],
+  // Low enough that this small crawl fills its windows, so the Redis wipe meets a full one.
+  rates: {
+    freesoundApi: { limit: 20, windowMs: WINDOW },
+    freesoundMedia: { limit: 40, windowMs: WINDOW },
+    bbc: { limit: 50, windowMs: WINDOW },
+  },
+  // Storms land on a crawl's first page after the Redis wipe, where back-offs from 1 s add up.
+  stormSize: [1, 2],
+  stallMs: 5000,
+  bomb: false,
+  deadlineMs: 100_000,
+};
+
+const BUCKET = 'clapset-chaos';
+const DATASET_PREFIX = 'dataset/';
+const DATASET = `s3://${BUCKET}/${DATASET_PREFIX.slice(0, -1)}`;
+
+export interface ChaosResult {
+  report: ChaosReport;
+  ledger: Ledger;
+  verify: Pick<VerifyReport, 'ok' | 'shards' | 'samples'> & { problems: string[] };
+  checks: {
+    seconds: number;
+    /** Bucket keys outside the dataset prefix or not safe keys (must be none). */
+    escapedKeys: string[];
+    bucketObjects: number;
+    /** Staged members left behind, per shard (garbage, not loss: the tars are complete). */
+    stagingLeft: Record<string, number>;
+    /** Requests that reached the disallowed admin port (must be none: redirects are refused before). */
+    adminHits: number;
+    dashboard: { refusedBindWithoutToken: boolean; withoutToken: number[]; withToken: number[]; responses: number };
+    leaksBy: Record<string, number>;
+    tooLarge: { counted: number; outcomes: number };
+    resubmits: Record<string, number>;
+    events: FiredEvent[];
+    pendingEvents: string[];
+    /** Armed API faults no request met (they only land while a crawl lists pages). */
+    apiFaultsLeft: Record<string, number>;
+    http: Counters;
+    providers: Record<string, ReturnType<typeof windowStats>>;
+    s3Proxy: FaultProxyStats;
+    jobAttemptsFailed: number;
+    /** This process's event-loop delay while the crawls ran (ms): the fixtures time arrivals on it. */
+    harnessLoopDelayMs: { p99: number; max: number };
+    summaries: Record<string, CrawlSummary>;
+    runDir?: string;
+  };
+}
+
+/** Runs the whole scenario; the returned report is what `npm run chaos` prints. Throws past the deadline. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
+  const deadline = started + options.deadlineMs;
+  const say = options.onLog ?? (() => {});
+  const redisHost = new URL(options.redisUrl).hostname;
+  if (!isLoopback(redisHost)) throw new Error(`the chaos run keeps all traffic on loopback; Redis at ${redisHost} is not`);
+  const random = new SeededRandom(`${options.seed}/monkey`);
+  // Distinctive values, so any occurrence anywhere is a leak.
+  const secrets = {
+    freesound: `fs-chaos-key-${randomBytes(12).toString('hex')}`,
+    s3: `s3-chaos-secret-${randomBytes(12).toString('hex')}`,
+    dashboard: `dash-chaos-token-${randomBytes(12).toString('hex')}`,
+  };
+  const secretList = Object.values(secrets);
+  const runDir = await mkdtemp(join(tmpdir(), 'clapset-chaos-'));
+  const savedEnv = { ...process.env };
+  const ctx: QueueContext = { connection: connectRedis(options.redisUrl), prefix: `clapset-chaos-${randomBytes(4).toString('hex')}` };
+  const closers: (() => Promise<unknown>)[] = [];
+  // The fixtures time arrivals in this process: its event-loop stalls bound how exactly they count.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  try {
+    // ---- Providers and the audio they serve; S3 behind the fault proxy (the harness reads s3rver directly).
+    const pool = await makeAudioPool({ seed: options.seed, ...(options.bomb ? { bombBytes: 2 * 1024 ** 3 + 64 * 1024 ** 2 } : {}) });
+    closers.push(() => pool.cleanup());
+    const providers = await startProviders({ ...options, apiKey: secrets.freesound, pool, indexStorm: random.int(...options.stormSize) });
+    closers.push(() => providers.close());
+    const { catalogue, freesound, bbc } = providers;
+    const s3 = await startS3Server({ bucket: BUCKET });
+    closers.push(() => s3.stop());
+    // With --keep, every S3 request is traced (time, method, path, fault) for post-mortems.
+    const trace = options.keep ? createWriteStream(join(runDir, 's3-requests.log')) : null;
+    if (trace) closers.push(() => new Promise((r) => trace.end(r)));
+    const proxy = await startFaultProxy({
+      target: s3.endpoint,
+      seed: `${options.seed}/s3`,
+      faultRate: options.s3FaultRate,
+      statuses: [500, 503],
+      errorBody: s3ErrorBody,
+      ...(trace ? { onRequest: (req, fault) => void trace.write(`${((Date.now() - started) / 1000).toFixed(3)} ${req.method} ${req.url} ${fault ?? '-'}\n`) } : {}),
+    });
+    closers.push(() => proxy.close());
+
+    // s3rver checks the access key id but not SigV4 signatures, so the secret can be one to look for.
+    const s3Env = { ...s3.env, AWS_SECRET_ACCESS_KEY: secrets.s3 };
+    Object.assign(process.env, s3Env, { CLAPSET_REDIS_URL: options.redisUrl, CLAPSET_PREFIX: ctx.prefix, CLAPSET_DASHBOARD_TOKEN: secrets.dashboard });
+    const proxied = configFromEnv({ ...process.env, CLAPSET_S3_ENDPOINT: proxy.origin });
+    const direct = configFromEnv(process.env);
+    const store = openStore(DATASET, direct);
+    const bucket = openStore(`s3://${BUCKET}`, direct);
+    closers.push(() => store.close(), () => bucket.close());
+
+    // ---- The dashboard (token required, through the faulty S3 like the workers), polled throughout.
+    const dashboard = await startDashboard({ ctx, config: proxied, host: '127.0.0.1', port: 0, token: secrets.dashboard, datasets: [DATASET], refreshSeconds: 1 });
+    closers.push(() => dashboard.close());
+    const dashboardPoll = pollDashboard(dashboard.url, secrets.dashboard, secretList, deadline);
+    closers.push(() => dashboardPoll.stop()); // on the way out after a failure; a no-op after the last read
+
+    // ---- Workers: what a worker host would have (no dashboard token).
+    const logDir = join(runDir, 'logs');
+    await mkdir(logDir, { recursive: true });
+    const workerEnv = {
+      ...savedEnv,
+      ...s3Env,
+      CLAPSET_S3_ENDPOINT: proxy.origin,
+      CLAPSET_REDIS_URL: options.redisUrl,
+      CLAPSET_PREFIX: ctx.prefix,
+      FREESOUND_API_KEY: secrets.freesound,
+      CLAPSET_CONTACT: 'chaos-run@clapset.invalid',
+      CLAPSET_WORK_DIR: join(runDir, 'work'),
+    };
+    const workers = new WorkerPool((n) =>
+      spawnLocalWorkers(1, { env: workerEnv, stages: STAGES, concurrency: options.concurrency, logFile: join(logDir, `worker-${n}.log`) }),
+    );
+    closers.push(() => workers.stopAll());
+    loopDelay.enable();
+    workers.start(options.workers);
+
+    // ---- The monkey's seeded events.
+    let wipedCounters: Counters | null = null;
+    const events: ChaosEvent[] = [];
+    for (let k = 0; k < options.kills; k++) {
+      events.push({ name: `sigkill-worker-${k + 1}`, at: drawMoment(random, options.killWindow), delayMs: random.int(0, 1500), fire: () => workers.killOne(random, random.int(100, 2000)) });
+    }
+    events.push({
+      name: 'delete-redis-keys',
+      at: drawMoment(random, options.wipeWindow),
+      delayMs: random.int(0, 1000),
+      fire: async () => {
+        const peak = await awaitFullWindow(ctx, options.rates, WINDOW);
+        wipedCounters = await readHttpCounters(ctx.connection, ctx.prefix);
+        return `deleted ${await deletePrefixedKeys(ctx.connection, ctx.prefix)} keys${peak ? ` while the ${peak} rate window was (nearly) full` : ''}`;
+      },
+    });
+    // Storms stay within the client's 6 retries even when both land on one request.
+    const storm = (name: string, at: Window, arm: (n: number) => void): ChaosEvent => {
+      const n = random.int(...options.stormSize);
+      return { name, at: drawMoment(random, at), delayMs: 0, fire: async () => (arm(n), `armed ${n} failing answers`) };
+    };
+    events.push(storm('freesound-api-429-storm', [0.02, 0.2], (n) => (freesound.faults.next429 += n)));
+    events.push(storm('freesound-api-5xx-burst', [0.2, 0.4], (n) => (freesound.faults.next5xx += n)));
+    const expectedShards = plannedShards(catalogue, options.shardSize);
+    const monkey = startMonkey(events, async () => (await countDoneShards(store)) / expectedShards, { started, stallMs: options.stallMs, until: deadline });
+    closers.push(() => monkey.stop());
+
+    // ---- The crawls, resubmitted with resume whenever Redis lost them.
+    const resubmits: Record<string, number> = {};
+    const summaries: Record<string, CrawlSummary> = {};
+    say(`chaos: ${catalogue.truth.size} clips offered, ~${expectedShards} shards, ${options.workers} workers; events ${events.map((e) => `${e.name}@${e.at}`).join(', ')}`);
+    await Promise.all(
+      crawlJobs(providers, { ...options, dataset: DATASET }).map(async (crawl, i) => {
+        const name = crawl.source.name;
+        resubmits[name] = 0;
+        summaries[name] = await driveCrawl(ctx, store, crawl, { fresh: i === 0, deadline, onResubmit: (why) => (resubmits[name]!++, say(`chaos: resubmitting the ${name} crawl with resume (${why})`)) });
+        say(`chaos: ${name} crawl finished after ${Math.round((Date.now() - started) / 1000)} s`);
+      }),
+    );
+    loopDelay.disable();
+    const fired = await monkey.stop();
+
+    // ---- The dashboard's token and answers, the counters; then stop everything that writes.
+    const dashboardChecks = await checkDashboardToken(dashboard.url, secrets.dashboard, ctx, proxied);
+    const dashboardLeaks = await dashboardPoll.stop();
+    const http = sumCounters(wipedCounters, await readHttpCounters(ctx.connection, ctx.prefix));
+    await workers.stopAll();
+
+    // ---- Read everything back.
+    say('chaos: verifying the dataset and balancing the ledger');
+    const verify = await verifyDataset(store, await locateFfmpeg(direct));
+    const samples = (await readSamples(store)).map((s) => ({ source: String(s.json.source), id: String(s.json.provider_id), key: s.key }));
+    const outcomes = (await readAllShardStats(store)).flatMap((stats) => stats.clips.map((c) => ({ ...c, source: stats.source })));
+    const ledger = balanceLedger({ truth: catalogue.truth, samples, outcomes, genAiCounted: sumCounter(http, 'gen_ai_excluded') });
+    const objects = await inspectBucket(bucket, DATASET_PREFIX, secretList);
+    const logs = await scanLogs(logDir, secretList);
+    const leaksBy = { dashboard: dashboardLeaks.leaks, logs: logs.leaks, objects: objects.leaks };
+    const providerViews = {
+      'freesound-api': windowStats(freesound.stats.api, started),
+      'freesound-media': windowStats(freesound.stats.media, started),
+      bbc: windowStats(bbc.stats.requests, started),
+    };
+    const report: ChaosReport = {
+      clips: ledger.clips,
+      in_shards: ledger.in_shards,
+      failed: ledger.failed,
+      filtered: ledger.filtered,
+      lost: ledger.lost,
+      duplicates: ledger.duplicates,
+      leaked_secrets: leaksBy.dashboard + leaksBy.logs + leaksBy.objects,
+      refused_redirects: sumCounter(http, 'redirects_refused'),
+      rate_limit_violations: Object.values(providerViews).reduce((n, p) => n + p.violations, 0),
+    };
+    return {
+      report,
+      ledger,
+      verify: { ok: verify.ok, shards: verify.shards, samples: verify.samples, problems: verify.problems.slice(0, 25) },
+      checks: {
+        seconds: Math.round((Date.now() - started) / 1000),
+        escapedKeys: objects.escapedKeys,
+        bucketObjects: objects.objects,
+        stagingLeft: objects.stagingLeft,
+        adminHits: providers.adminHits(),
+        dashboard: { ...dashboardChecks, responses: dashboardLeaks.responses },
+        leaksBy,
+        tooLarge: { counted: sumCounter(http, 'too_large'), outcomes: ledger.failedByReason.too_large ?? 0 },
+        resubmits,
+        events: fired,
+        pendingEvents: monkey.pending(),
+        apiFaultsLeft: { 'freesound-429': freesound.faults.next429, 'freesound-5xx': freesound.faults.next5xx, 'bbc-429': bbc.faults.next429, 'bbc-5xx': bbc.faults.next5xx },
+        http,
+        providers: providerViews,
+        s3Proxy: proxy.stats,
+        jobAttemptsFailed: logs.jobAttemptsFailed,
+        harnessLoopDelayMs: { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) },
+        summaries,
+        ...(options.keep ? { runDir } : {}),
+      },
+    };
+  } finally {
+    loopDelay.disable();
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await deletePrefixedKeys(ctx.connection, ctx.prefix).catch(() => 0);
+    await ctx.connection.quit().catch(() => {});
+    for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
+    Object.assign(process.env, savedEnv);
+    if (!options.keep) await rm(runDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Submits a crawl and waits for it; when its job vanishes (Redis lost its keys) or fails for good,
+ * resubmits it with resume, as an operator would — at most 6 times, and never past the deadline.
+ */
+async function driveCrawl(
+  ctx: QueueContext,
+  store: ObjectStore,
+  crawl: CrawlJob,
+  options: { fresh: boolean; deadline: number; onResubmit: (why: string) => void },
+): Promise<CrawlSummary> {
+  let resume = !options.fresh;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const id = await submitCrawl(ctx, store, crawl, { resume });
+    resume = true;
+    const waiting = waitForCrawl(ctx, id, () => {});
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new DeadlineError()), Math.max(0, options.deadline - Date.now()))));
+    try {
+      return await Promise.race([waiting, late]);
+    } catch (error) {
+      if (error instanceof DeadlineError) throw new Error(`the ${crawl.source.name} crawl did not finish before the deadline`, { cause: error });
+      options.onResubmit((error as Error).message.slice(0, 200));
+    } finally {
+      clearTimeout(timer);
+      waiting.catch(() => {});
+    }
+  }
+  throw new Error(`the ${crawl.source.name} crawl did not finish after 6 submissions`);
+}
+
+class DeadlineError extends Error {}
