@@ -112,11 +112,13 @@ export const CI_RUN: Omit<ChaosOptions, 'redisUrl'> = {
   pageSize: 10,
   killWindow: [0.1, 0.45],
   wipeWindow: [0.5, 0.6],
-  // Low enough that this small crawl fills its windows, so the Redis wipe meets a full one.
+  // Low enough that this small crawl fills its windows, so the Redis wipe meets a full one; 4-s
+  // windows (200 ms margin) because the limiter waits out one window per provider after a cold
+  // start and after the wipe, which 10-s windows make too long for CI.
   rates: {
-    freesoundApi: { limit: 20, windowMs: WINDOW },
-    freesoundMedia: { limit: 40, windowMs: WINDOW },
-    bbc: { limit: 50, windowMs: WINDOW },
+    freesoundApi: { limit: 8, windowMs: 4000 },
+    freesoundMedia: { limit: 16, windowMs: 4000 },
+    bbc: { limit: 20, windowMs: 4000 },
   },
   // Storms land on a crawl's first page after the Redis wipe, where back-offs from 1 s add up.
   stormSize: [1, 2],
@@ -251,7 +253,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       at: drawMoment(random, options.wipeWindow),
       delayMs: random.int(0, 1000),
       fire: async () => {
-        const peak = await awaitFullWindow(ctx, options.rates, WINDOW);
+        const peak = await awaitFullWindow(ctx, options.rates, options.rates.bbc.windowMs);
         wipedCounters = await readHttpCounters(ctx.connection, ctx.prefix);
         return `deleted ${await deletePrefixedKeys(ctx.connection, ctx.prefix)} keys${peak ? ` while the ${peak} rate window was (nearly) full` : ''}`;
       },

@@ -28,8 +28,12 @@ export async function processShardJob(job: ShardJobHandle, deps: WorkerDeps, liv
   const data = parseOrThrow(shardJobSchema, job.data, 'shard job');
   const store = deps.store(data.dataset.uri);
   const keys = shardKeys(data.shard);
-  // A previous attempt may have finished the shard and died before BullMQ heard of it.
-  if (await store.exists(keys.stats)) return parseOrThrow(shardStatsSchema, JSON.parse((await store.getBuffer(keys.stats)).toString('utf8')), keys.stats);
+  // A previous attempt (or a twin flow added after a Redis wipe) finished the shard: keep its output,
+  // and clear whatever this flow staged again.
+  if (await store.exists(keys.stats)) {
+    await clearStaging(store, keys.staging);
+    return parseOrThrow(shardStatsSchema, JSON.parse((await store.getBuffer(keys.stats)).toString('utf8')), keys.stats);
+  }
 
   const start = new Date();
   const childValues = Object.values(await job.getChildrenValues<unknown[]>()).flat();
