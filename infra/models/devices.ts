@@ -7,7 +7,7 @@
  * package says; "available" is whether a one-node model actually ran there — the only reliable test.
  */
 import * as ort from 'onnxruntime-node';
-import { encodeModel, GraphBuilder } from './forge/onnx-builder.ts';
+import { encodeModel, GraphBuilder } from './onnx-builder.ts';
 
 export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
 export type Device = (typeof DEVICES)[number];

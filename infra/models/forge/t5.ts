@@ -25,7 +25,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { attr, encodeModel, GraphBuilder, seededGaussian } from './onnx-builder.ts';
+import { attr, encodeModel, GraphBuilder } from '../onnx-builder.ts';
+import { seededGaussian } from './seeded-gaussian.ts';
 
 export interface TinyT5Options {
   /** Seed of every weight; the same seed writes byte-identical files. Default 7. */

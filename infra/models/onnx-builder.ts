@@ -1,11 +1,10 @@
-import { SeededRandom } from '../../seeded-random.ts';
 import protobuf from 'protobufjs';
 
 /**
- * Writes small ONNX models from TypeScript, for the tiny test/demo models the project generates
- * itself (no model hub is reachable). Only the subset of onnx.proto needed for inference graphs is
- * declared; field numbers are the official ones, so ONNX Runtime reads the result as any model.
- * Shared by the forges (clap.ts, t5.ts): build a graph with `GraphBuilder`, then `encodeModel`.
+ * Writes small ONNX models from TypeScript: the tiny test/demo models the project generates itself
+ * (no model hub is reachable), the device probe and the search's scoring graph. Only the subset of
+ * onnx.proto needed for inference graphs is declared; field numbers are the official ones, so ONNX
+ * Runtime reads the result as any model. Build a graph with `GraphBuilder`, then `encodeModel`.
  */
 const ONNX_SUBSET = `
 syntax = "proto2";
@@ -235,13 +234,4 @@ export function encodeModel(graph: GraphBuilder, options: ModelOptions = {}): Ui
 
 function isLittleEndian(): boolean {
   return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-}
-
-/** Seeded standard-normal draws (mulberry32 + Box–Muller) for forged weights: a seed fixes every byte. */
-export function seededGaussian(seed: number): () => number {
-  const random = new SeededRandom(seed);
-  return () => {
-    const u = 1 - random.next(); // (0, 1]: log stays finite
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
-  };
 }
