@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 
 /**
  * NumPy `.npy` files of little-endian float32 in C order — the per-shard embedding matrices
- * (`np.load` reads them as is). Writing streams row by row from a known shape; reading yields
- * blocks of rows, so a reader never holds more than one block of a matrix.
+ * (`np.load` reads them as is). Writing streams row by row from a known shape; big matrices are
+ * read by rows from their object store (`stored-matrix.ts`), small arrays whole (`decodeNpy`).
  */
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
@@ -91,98 +91,11 @@ export function decodeNpy(bytes: Uint8Array): { shape: number[]; data: Float32Ar
   return { shape: header.shape, data: float32FromBytes(body) };
 }
 
-export interface NpyBlock {
-  shape: number[];
-  /** Index of the first row of this block in the matrix. */
-  firstRow: number;
-  rows: number;
-  /**
-   * rows × cols values, row-major. Usually a view into the stream's own chunk (no copy); only rows
-   * that straddle two chunks, or misaligned chunks, are copied. Copy it to keep it past the loop body.
-   */
-  data: Float32Array;
-}
-
-/**
- * Reads a 2-D float32 `.npy` stream in blocks of at most `rowsPerBlock` rows. Memory is one stream
- * chunk plus one row, however large the file: whole rows inside a chunk are handed out as views, so
- * a search over gigabytes of embeddings never copies them. Rejects a truncated or over-long file.
- */
-export async function* readNpyBlocks(stream: AsyncIterable<Buffer | Uint8Array>, options: { rowsPerBlock?: number } = {}): AsyncGenerator<NpyBlock> {
-  const rowsPerBlock = Math.max(1, options.rowsPerBlock ?? 1024);
-  let header: NpyHeader | null = null;
-  let pending: Buffer = Buffer.alloc(0);
-  let totalRows = 0;
-  let cols = 0;
-  let rowBytes = 0;
-  let row = 0;
-  let carry = new Uint8Array(0);
-  let carried = 0;
-  const tooLong = (): Error => new Error(`.npy has more data than its shape (${totalRows}, ${cols})`);
-  for await (const raw of stream) {
-    let chunk: Uint8Array = raw;
-    if (!header) {
-      // The first chunk is used as is (no copy) when it holds the whole header, as it nearly always does.
-      pending = pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([pending, chunk]);
-      header = parseNpyHeader(pending);
-      if (!header) continue;
-      if (header.shape.length !== 2) throw new Error(`expected a 2-D .npy (rows × cols), got shape (${header.shape.join(', ')})`);
-      [totalRows, cols] = header.shape as [number, number];
-      rowBytes = cols * 4;
-      if (rowBytes === 0 && totalRows > 0) throw new Error('.npy rows of zero columns are not supported');
-      carry = new Uint8Array(rowBytes);
-      chunk = pending.subarray(header.dataOffset);
-      pending = Buffer.alloc(0);
-    }
-    if (chunk.length > 0 && row >= totalRows) throw tooLong();
-    let offset = 0;
-    if (carried > 0) {
-      const take = Math.min(rowBytes - carried, chunk.length);
-      carry.set(chunk.subarray(0, take), carried);
-      carried += take;
-      offset = take;
-      if (carried === rowBytes) {
-        yield { shape: header.shape, firstRow: row, rows: 1, data: float32FromBytes(carry) };
-        row += 1;
-        carried = 0;
-      }
-    }
-    let whole = Math.floor((chunk.length - offset) / rowBytes);
-    if (row + whole > totalRows) throw tooLong();
-    while (whole > 0) {
-      const rows = Math.min(whole, rowsPerBlock);
-      const bytes = chunk.subarray(offset, offset + rows * rowBytes);
-      const data = bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, rows * cols) : float32FromBytes(bytes);
-      yield { shape: header.shape, firstRow: row, rows, data };
-      row += rows;
-      offset += rows * rowBytes;
-      whole -= rows;
-    }
-    if (offset < chunk.length) {
-      if (row >= totalRows) throw tooLong();
-      carry.set(chunk.subarray(offset), 0);
-      carried = chunk.length - offset;
-    }
-  }
-  if (!header) throw new Error('truncated .npy (no complete header)');
-  if (carried > 0 || row !== totalRows) {
-    throw new Error(`truncated .npy: ${row * rowBytes + carried} data bytes, shape (${totalRows}, ${cols}) needs ${totalRows * rowBytes}`);
-  }
-}
-
-/** The rows of a 2-D `.npy` stream one at a time (each a view into its block). */
-export async function* readNpyRows(stream: AsyncIterable<Buffer | Uint8Array>, options: { rowsPerBlock?: number } = {}): AsyncGenerator<Float32Array> {
-  for await (const block of readNpyBlocks(stream, options)) {
-    const cols = block.data.length / block.rows;
-    for (let r = 0; r < block.rows; r++) yield block.data.subarray(r * cols, (r + 1) * cols);
-  }
-}
-
 function float32Bytes(data: Float32Array): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Copies into a fresh, aligned Float32Array (stream chunks may sit at any byte offset). */
+/** Copies into a fresh, aligned Float32Array (a buffer's bytes may sit at any byte offset). */
 function float32FromBytes(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(bytes.length / 4);
   new Uint8Array(out.buffer).set(bytes);

@@ -13,7 +13,7 @@ import { parseOrThrow } from '../schemas/parse.ts';
 import { sampleJsonSchema } from '../schemas/sample.ts';
 import { shardStatsSchema, sizesSchema } from '../schemas/stats.ts';
 import { MANIFEST_KEY, readJson, readManifest, STATS_KEY } from './finalise.ts';
-import { parseNpyHeader } from '../infra/npy.ts';
+import { StoredMatrix } from '../infra/stored-matrix.ts';
 import { metadataKeys } from '../infra/parquet.ts';
 import { embeddingKeys } from '../workers/embed/layout.ts';
 import { memberOrderChecker } from './member-order.ts';
@@ -122,28 +122,15 @@ async function embeddingProblems(store: ObjectStore, split: string, shard: strin
       problems.push(`${key} is missing`);
       continue;
     }
-    const header = parseNpyHeader(await readHead(store, key));
-    const shape = header?.shape.join(',');
-    if (shape !== `${keys.length},${dim}`) problems.push(`${key} has shape (${shape ?? 'unreadable'}), expected (${keys.length},${dim})`);
+    const opened = await StoredMatrix.open(store, key).catch((error: Error) => error);
+    if (opened instanceof Error) problems.push(opened.message);
+    else if (opened.rows !== keys.length || opened.cols !== dim) problems.push(`${key} has shape (${opened.rows},${opened.cols}), expected (${keys.length},${dim})`);
   }
   if (!(await store.exists(paths.metadata))) problems.push(`${paths.metadata} is missing`);
   else if ((await metadataKeys(await store.getBuffer(paths.metadata))).join('\n') !== keys.join('\n')) {
     problems.push(`${paths.metadata} does not list the tar's samples in tar order`);
   }
   return problems;
-}
-
-async function readHead(store: ObjectStore, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const stream = await store.getStream(key);
-  for await (const chunk of stream) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size >= 4096) break;
-  }
-  stream.destroy();
-  return Buffer.concat(chunks);
 }
 
 /** Header checks plus a full decode, one ffmpeg process for the batch and one per file only when it complains. */

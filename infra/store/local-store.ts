@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import type { ObjectStore, ReadOptions, StoredObject } from './object-store.ts';
+import type { ObjectStore, StoredObject } from './object-store.ts';
 import { NotFoundError, safeKey, UnsafeKeyError } from './object-store.ts';
 
 // Temp files live next to their target (same filesystem, so rename is atomic) under this marker,
@@ -53,18 +53,24 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async getStream(key: string, options: ReadOptions = {}): Promise<Readable> {
-    const path = this.pathOf(key);
+  async getStream(key: string): Promise<Readable> {
     // Open first so a missing key rejects here rather than as a later stream error.
-    const handle = await open(path, 'r').catch((error: unknown) => {
-      throw isMissing(error) ? new NotFoundError(key) : error;
-    });
-    const isFile = await handle.stat().then((info) => info.isFile(), () => false);
-    if (!isFile) {
+    return (await this.openFile(key)).createReadStream();
+  }
+
+  async readRange(key: string, offset: number, into: Uint8Array): Promise<number> {
+    const handle = await this.openFile(key);
+    try {
+      let filled = 0;
+      while (filled < into.length) {
+        const { bytesRead } = await handle.read(into, filled, into.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
+    } finally {
       await handle.close();
-      throw new NotFoundError(key);
     }
-    return handle.createReadStream(options.chunkBytes ? { highWaterMark: options.chunkBytes } : {});
   }
 
   async getBuffer(key: string): Promise<Buffer> {
@@ -128,6 +134,18 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Before writing or deleting: a symlinked folder inside the root must not lead outside it. */
+  private async openFile(key: string): Promise<FileHandle> {
+    const handle = await open(this.pathOf(key), 'r').catch((error: unknown) => {
+      throw isMissing(error) ? new NotFoundError(key) : error;
+    });
+    const isFile = await handle.stat().then((info) => info.isFile(), () => false);
+    if (!isFile) {
+      await handle.close();
+      throw new NotFoundError(key);
+    }
+    return handle;
+  }
+
   private async assertRealParentInside(key: string, path: string): Promise<void> {
     const [realRoot, realParent] = await Promise.all([realpath(this.root), realpath(dirname(path))]);
     if (!isInside(realRoot, realParent) && realParent !== realRoot) {

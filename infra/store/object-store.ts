@@ -1,10 +1,5 @@
 import type { Readable } from 'node:stream';
 
-export interface ReadOptions {
-  /** Bytes per read where the store chooses (local files); big sequential scans want ~1 MiB. */
-  chunkBytes?: number;
-}
-
 export interface StoredObject {
   /** Key relative to the store's root prefix. */
   key: string;
@@ -26,8 +21,15 @@ export interface ObjectStore {
    */
   putFile(key: string, path: string, options?: { contentType?: string }): Promise<void>;
   /** Streams an object; rejects with `NotFoundError` when absent. */
-  getStream(key: string, options?: ReadOptions): Promise<Readable>;
+  getStream(key: string): Promise<Readable>;
   getBuffer(key: string): Promise<Buffer>;
+  /**
+   * Fills `into` with the object's bytes from `offset` on (one file read, or one ranged GET) and
+   * returns how many it got: fewer than `into.length` only at the end of the object, 0 past it.
+   * Rejects with `NotFoundError` when absent. Lets big matrices be scanned in blocks of known size
+   * into a reused buffer, and headers be read without streaming the rest.
+   */
+  readRange(key: string, offset: number, into: Uint8Array): Promise<number>;
   /** Size in bytes, or null when absent. */
   size(key: string): Promise<number | null>;
   exists(key: string): Promise<boolean>;

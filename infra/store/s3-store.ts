@@ -130,6 +130,29 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  async readRange(key: string, offset: number, into: Uint8Array): Promise<number> {
+    if (into.length === 0) {
+      if (!(await this.exists(key))) throw new NotFoundError(key);
+      return 0;
+    }
+    const range = `bytes=${offset}-${offset + into.length - 1}`;
+    try {
+      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: range }));
+      if (!(Body instanceof Readable)) throw new Error('response body is not a Node.js stream');
+      let filled = 0;
+      for await (const chunk of Body) {
+        const bytes = chunk as Buffer;
+        if (filled + bytes.length > into.length) throw new Error(`the server sent more than the ${into.length} bytes of ${range}`);
+        into.set(bytes, filled);
+        filled += bytes.length;
+      }
+      return filled;
+    } catch (error) {
+      if ((error as Error).name === 'InvalidRange') return 0; // offset at or past the end
+      throw this.failure('get', key, error);
+    }
+  }
+
   async getBuffer(key: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
     const stream = await this.getStream(key);

@@ -138,6 +138,30 @@ export function objectStoreContract(store: () => ObjectStore, options: ContractO
     assert.equal(await s.exists('missing/nothing'), false);
     await assert.rejects(s.getStream('missing/nothing'), (error: unknown) => error instanceof NotFoundError && error.key === 'missing/nothing');
     await assert.rejects(s.getBuffer('missing/nothing'), NotFoundError);
+    await assert.rejects(s.readRange('missing/nothing', 0, new Uint8Array(8)), NotFoundError);
+  });
+
+  test('readRange fills a buffer from an offset: whole, short at the end, nothing past it', async () => {
+    const s = store();
+    const body = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 251));
+    await s.put('range/body.bin', body);
+    const into = Buffer.alloc(100, 0xee);
+    assert.equal(await s.readRange('range/body.bin', 0, into), 100);
+    assert.deepEqual(into, body.subarray(0, 100));
+    assert.equal(await s.readRange('range/body.bin', 123, into), 100);
+    assert.deepEqual(into, body.subarray(123, 223));
+    into.fill(0xee);
+    assert.equal(await s.readRange('range/body.bin', 250, into), 50, 'short at the end of the object');
+    assert.deepEqual(into.subarray(0, 50), body.subarray(250));
+    assert.ok(into.subarray(50).every((b) => b === 0xee), 'bytes past the end are left alone');
+    assert.equal(await s.readRange('range/body.bin', 300, into), 0);
+    assert.equal(await s.readRange('range/body.bin', 1000, into), 0);
+    // Into a view: the bytes land at the view's offset in the underlying buffer.
+    const backing = Buffer.alloc(16);
+    assert.equal(await s.readRange('range/body.bin', 10, backing.subarray(4, 8)), 4);
+    assert.deepEqual([...backing.subarray(4, 8)], [10, 11, 12, 13]);
+    assert.equal(backing[3], 0);
+    assert.equal(backing[8], 0);
   });
 
   test('list is recursive, sorted by key and limited to the prefix', async () => {

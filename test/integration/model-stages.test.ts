@@ -3,7 +3,7 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeNpy } from '../../infra/npy.ts';
+import { decodeNpy, encodeNpy } from '../../infra/npy.ts';
 import { forgeTinyClap } from '../../infra/models/forge/clap.ts';
 import { forgeTinyT5 } from '../../infra/models/forge/t5.ts';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
@@ -124,3 +124,24 @@ test('the dashboard searches the embeddings and plays the hits (HTTP and Chromiu
   assert.equal(await form.locator('li.hit').count(), 7, 'results survive live updates');
   await page.screenshot({ path: join(process.cwd(), 'test-artifacts', 'dashboard-search.png'), fullPage: true });
 });
+
+test('verify reports a cut or reshaped embedding matrix (runs last: it tampers with the dataset)', async () => {
+  const store = openStore(dataset);
+  const [matrix] = (await collectKeys(store, 'embeddings/')).filter((key) => key.endsWith('.audio.npy'));
+  const bytes = await store.getBuffer(matrix!);
+  await store.put(matrix!, bytes.subarray(0, bytes.length - 100));
+  const cut = await verifyDataset(store, await locateFfmpeg());
+  assert.ok(cut.problems.some((p) => p.includes(`${matrix} is truncated`)), cut.problems.join('\n'));
+  const { shape, data } = decodeNpy(bytes);
+  await store.put(matrix!, encodeNpy(data.subarray(512), [shape[0]! - 1, 512]));
+  const short = await verifyDataset(store, await locateFfmpeg());
+  assert.ok(short.problems.some((p) => p.includes(`${matrix} has shape (${shape[0]! - 1},512), expected (${shape[0]},512)`)), short.problems.join('\n'));
+  await store.put(matrix!, bytes);
+  assert.deepEqual((await verifyDataset(store, await locateFfmpeg())).problems, []);
+});
+
+async function collectKeys(store: ReturnType<typeof openStore>, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of store.list(prefix)) keys.push(object.key);
+  return keys;
+}
