@@ -11,10 +11,10 @@
  * python process for the batch, timed inside python, one thread — LAION-CLAP's get_mel path in
  * float32). Search: `BENCH_SEARCH_ROWS` (default 1,000,000) synthetic unit vectors written as .npy
  * shards of 5,000 rows (2 GB at 1M) to a temp LocalStore, then exact top-10 searches, beside a
- * baseline that only streams the same bytes through the same store.
+ * baseline that only reads the same bytes through the same store (no scoring). The target is
+ * judged on the median search.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,38 +163,33 @@ async function benchSearch(): Promise<Record<string, unknown>> {
     }
     const writeS = (performance.now() - writeStarted) / 1000;
 
-    // Baseline: stream every matrix through the same store, touching the bytes only.
-    const streamTimes: number[] = [];
-    for (let i = 0; i < 2; i++) {
+    // Baseline: read every matrix through the same store, 4 at a time in 8 MiB blocks as the search
+    // does, without scoring — the floor a search over these files can reach.
+    const readTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
       const started = performance.now();
+      const objects: { key: string; size: number }[] = [];
+      for await (const object of store.list('embeddings/')) if (object.key.endsWith('.npy')) objects.push(object);
       let total = 0;
-      for await (const object of store.list('embeddings/')) {
-        if (!object.key.endsWith('.npy')) continue;
-        for await (const chunk of await store.getStream(object.key)) total += (chunk as Buffer).length;
-      }
-      streamTimes.push(performance.now() - started);
+      const reader = async (): Promise<void> => {
+        const buffer = Buffer.allocUnsafeSlow(8 * 1024 * 1024);
+        for (let object = objects.shift(); object; object = objects.shift()) {
+          for (let offset = 0; offset < object.size; offset += buffer.length) {
+            const got = await store.readRange(object.key, offset, buffer);
+            total += got; // after the await: `total += await …` would add to a stale total
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 4 }, reader));
+      readTimes.push(performance.now() - started);
       if (total < bytes) throw new Error('baseline read fewer bytes than written');
     }
     const searchTimes: number[] = [];
     let top: Awaited<ReturnType<typeof searchEmbeddings>> = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       const started = performance.now();
       top = await searchEmbeddings(store, query, { k: 10 });
       searchTimes.push(performance.now() - started);
-    }
-    // The same search through a LocalStore whose streams read 1 MiB at a time instead of Node's
-    // 64 KiB default: LocalStore.getStream takes no read size today, and at 1M rows the search is
-    // bound by the number of reads, not by scoring (see searchOverStream).
-    const bigReads = new (class extends LocalStore {
-      override async getStream(key: string) {
-        return createReadStream(this.locate(key), { highWaterMark: 1 << 20 });
-      }
-    })(dir);
-    const bigReadTimes: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const started = performance.now();
-      await searchEmbeddings(bigReads, query, { k: 10 });
-      bigReadTimes.push(performance.now() - started);
     }
     const rss = process.memoryUsage().rss;
     return {
@@ -203,13 +198,12 @@ async function benchSearch(): Promise<Record<string, unknown>> {
       gigabytes: +(bytes / 1e9).toFixed(2),
       writeSeconds: +writeS.toFixed(1),
       searchMs: { min: +Math.min(...searchTimes).toFixed(0), median: +median(searchTimes).toFixed(0), all: searchTimes.map((t) => +t.toFixed(0)) },
-      streamOnlyMs: +Math.min(...streamTimes).toFixed(0),
-      searchMsWith1MiBReads: { min: +Math.min(...bigReadTimes).toFixed(0), median: +median(bigReadTimes).toFixed(0) },
-      searchOverStream: +(Math.min(...searchTimes) / Math.min(...streamTimes)).toFixed(2),
+      readOnlyMs: +Math.min(...readTimes).toFixed(0),
+      searchOverRead: +(Math.min(...searchTimes) / Math.min(...readTimes)).toFixed(2),
       rowsPerSecond: Math.round(rows / (Math.min(...searchTimes) / 1000)),
       plantedFoundFirst: top[0]?.key === `bench-${plantedShard}-123`,
       rssMB: Math.round(rss / 1e6),
-      targetUnder1s: Math.min(...searchTimes) < 1000,
+      targetUnder1s: median(searchTimes) < 1000,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

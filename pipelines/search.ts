@@ -1,21 +1,22 @@
 import type { ObjectStore } from '../infra/store/object-store.ts';
-import { readNpyBlocks, readNpyRows } from '../infra/npy.ts';
+import { StoredMatrix } from '../infra/stored-matrix.ts';
 import { metadataKeys } from '../infra/parquet.ts';
 import type { ClapEmbedder } from '../workers/embed/clap-embedder.ts';
 import type { EmbeddingKind } from '../workers/embed/layout.ts';
 import { embeddingKeys, parseEmbeddingKey } from '../workers/embed/layout.ts';
+import { BlockScorer } from './search-scorer.ts';
 import { TopK } from './top-k.ts';
 
 /**
  * Exact cosine top-k over a dataset's per-shard embedding matrices (`embeddings/<split>/<shard>.<kind>.npy`,
- * unit-norm rows, so cosine = dot product). Every matrix is streamed block by block through the object
- * store and scored against the query; only the k best (shard, row) pairs are kept, so memory is one
- * block per shard in flight plus k, however large the dataset. Keys come from the winning shards'
- * metadata tables at the end.
+ * unit-norm rows, so cosine = dot product). Every matrix is read block by block (ranged reads into
+ * one reused buffer per reader) and scored against the query in ONNX Runtime; only the k best
+ * (shard, row) pairs are kept, so memory is one block per reader plus k, however large the dataset.
+ * Keys come from the winning shards' metadata tables at the end.
  */
 
-/** Read size for scanning embedding matrices: fewer, larger reads measured ~0.5 s faster per 1M rows. */
-const SCAN_CHUNK_BYTES = 1024 * 1024;
+/** Bytes per block read: big enough that per-read and per-run overheads vanish (≈4,000 rows of 512). */
+const BLOCK_BYTES = 8 * 1024 * 1024;
 
 export interface SearchHit {
   key: string;
@@ -36,9 +37,9 @@ export interface SearchOptions {
   split?: string;
   /** Leave these keys out (e.g. the `--like` key itself). */
   exclude?: readonly string[];
-  /** Shards streamed at once: overlaps storage reads (and S3 latency) with scoring. Default 4. */
+  /** Shards read at once: overlaps storage reads (and S3 latency) with scoring. Default 4. */
   concurrency?: number;
-  /** Rows scored per block; 256 (512 KB of 512-d rows) stays in L2 cache, measured fastest. */
+  /** Rows read and scored per block; default 8 MiB worth (4,096 rows of 512). */
   rowsPerBlock?: number;
 }
 
@@ -58,14 +59,21 @@ export async function searchEmbeddings(store: ObjectStore, query: Float32Array, 
   const shards = await listShards(store, kind, options.split);
   // Excluded keys may occupy top rows: keep a few spare places so k real hits remain.
   const top = new TopK<Candidate>(k + exclude.size);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < shards.length) {
-      const index = next++;
-      await scoreShard(store, shards[index]!.key, index, q, top, options.rowsPerBlock ?? 256);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, shards.length) }, worker));
+  const rowsPerBlock = Math.max(1, options.rowsPerBlock ?? Math.floor(BLOCK_BYTES / (q.length * 4)));
+  const scorer = await BlockScorer.create();
+  try {
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      const buffer = Buffer.allocUnsafeSlow(rowsPerBlock * q.length * 4); // own ArrayBuffer: 4-byte aligned
+      while (next < shards.length) {
+        const index = next++;
+        await scoreShard(store, shards[index]!, index, q, { scorer, top, buffer, rowsPerBlock });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, shards.length) }, reader));
+  } finally {
+    await scorer.release();
+  }
 
   const winners = top.sorted();
   const keysByShard = new Map<number, string[]>();
@@ -87,15 +95,14 @@ export async function searchEmbeddings(store: ObjectStore, query: Float32Array, 
 /** The stored embedding of one sample (the query of `clapset search --like <key>`). */
 export async function embeddingOfKey(store: ObjectStore, key: string, options: { kind?: EmbeddingKind; split?: string } = {}): Promise<{ embedding: Float32Array; shard: string; row: number }> {
   const kind = options.kind ?? 'audio';
-  for (const { split, shard, key: matrix } of await listShards(store, kind, options.split)) {
+  for (const { split, shard, key: matrixKey, size } of await listShards(store, kind, options.split)) {
     const keys = await metadataKeys(await store.getBuffer(embeddingKeys(split, shard).metadata));
     const row = keys.indexOf(key);
     if (row < 0) continue;
-    let i = 0;
-    for await (const vector of readNpyRows(await store.getStream(matrix))) {
-      if (i++ === row) return { embedding: Float32Array.from(vector), shard: `${split}/${shard}`, row };
-    }
-    throw new Error(`${matrix} has fewer rows than its metadata table (key ${key} is row ${row})`);
+    const matrix = await StoredMatrix.open(store, matrixKey, size);
+    if (row >= matrix.rows) throw new Error(`${matrixKey} has fewer rows than its metadata table (key ${key} is row ${row})`);
+    const embedding = Float32Array.from(await matrix.readRows(row, 1, Buffer.alloc(matrix.rowBytes)));
+    return { embedding, shard: `${split}/${shard}`, row };
   }
   throw new Error(`no ${kind} embedding for key ${JSON.stringify(key)} in ${store.uri}`);
 }
@@ -106,47 +113,42 @@ export async function searchLike(store: ObjectStore, key: string, options: Searc
   return searchEmbeddings(store, embedding, { ...options, exclude: [...(options.exclude ?? []), key] });
 }
 
-async function listShards(store: ObjectStore, kind: EmbeddingKind, split: string | undefined): Promise<{ key: string; split: string; shard: string }[]> {
-  const shards: { key: string; split: string; shard: string }[] = [];
+interface ShardMatrix {
+  key: string;
+  split: string;
+  shard: string;
+  size: number;
+}
+
+async function listShards(store: ObjectStore, kind: EmbeddingKind, split: string | undefined): Promise<ShardMatrix[]> {
+  const shards: ShardMatrix[] = [];
   for await (const object of store.list(split === undefined ? 'embeddings/' : `embeddings/${split}/`)) {
     const parsed = parseEmbeddingKey(object.key);
-    if (parsed && parsed.kind === kind) shards.push({ key: object.key, split: parsed.split, shard: parsed.shard });
+    if (parsed && parsed.kind === kind) shards.push({ key: object.key, split: parsed.split, shard: parsed.shard, size: object.size });
   }
   return shards;
 }
 
-async function scoreShard(store: ObjectStore, key: string, shard: number, q: Float32Array, top: TopK<Candidate>, rowsPerBlock: number): Promise<void> {
-  const dim = q.length;
-  for await (const block of readNpyBlocks(await store.getStream(key, { chunkBytes: SCAN_CHUNK_BYTES }), { rowsPerBlock })) {
-    const cols = block.shape[1];
-    if (cols !== dim) throw new Error(`${key}: rows of ${cols} values, the query has ${dim}`);
-    const data = block.data;
-    for (let r = 0; r < block.rows; r++) {
-      const score = dot(data, r * dim, q, dim);
-      if (score >= top.threshold) {
-        const row = block.firstRow + r;
-        // order: shard-major, so equal scores rank by position in the dataset listing.
-        top.push({ score, order: shard * 2 ** 32 + row, shard, row });
-      }
-    }
-  }
+interface ScanState {
+  scorer: BlockScorer;
+  top: TopK<Candidate>;
+  /** The reader's block buffer, reused for every block it reads. */
+  buffer: Buffer;
+  rowsPerBlock: number;
 }
 
-/** Four accumulators: independent add chains let the CPU overlap them (≈2× over one). */
-function dot(data: Float32Array, offset: number, q: Float32Array, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < dim; i += 4) {
-    s0 += data[offset + i]! * q[i]!;
-    s1 += data[offset + i + 1]! * q[i + 1]!;
-    s2 += data[offset + i + 2]! * q[i + 2]!;
-    s3 += data[offset + i + 3]! * q[i + 3]!;
+async function scoreShard(store: ObjectStore, shard: ShardMatrix, index: number, q: Float32Array, { scorer, top, buffer, rowsPerBlock }: ScanState): Promise<void> {
+  const matrix = await StoredMatrix.open(store, shard.key, shard.size);
+  if (matrix.rows > 0 && matrix.cols !== q.length) throw new Error(`${shard.key}: rows of ${matrix.cols} values, the query has ${q.length}`);
+  for (let first = 0; first < matrix.rows; first += rowsPerBlock) {
+    const count = Math.min(rowsPerBlock, matrix.rows - first);
+    const block = await matrix.readRows(first, count, buffer);
+    for (const { score, row } of await scorer.best(block, count, q, top.k)) {
+      if (score < top.threshold) break; // best first: the rest of the block cannot enter either
+      // order: shard-major, so equal scores rank by position in the dataset listing.
+      top.push({ score, order: index * 2 ** 32 + first + row, shard: index, row: first + row });
+    }
   }
-  for (; i < dim; i++) s0 += data[offset + i]! * q[i]!;
-  return s0 + s1 + s2 + s3;
 }
 
 function unit(vector: Float32Array): Float32Array {

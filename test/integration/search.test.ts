@@ -6,12 +6,15 @@ import { after, before, describe, test } from 'node:test';
 import { npyRowStream } from '../../infra/npy.ts';
 import { encodeMetadataParquet } from '../../infra/parquet.ts';
 import { LocalStore } from '../../infra/store/local-store.ts';
+import { S3Store } from '../../infra/store/s3-store.ts';
+import { configFromEnv } from '../../schemas/config.ts';
+import { startS3Server } from '../helpers/s3-server.ts';
 import { embeddingOfKey, searchEmbeddings, searchLike } from '../../pipelines/search.ts';
 import { embeddingKeys } from '../../workers/embed/layout.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 import { l2NormalizeRows } from '../../workers/embed/vectors.ts';
 
-/** Exact cosine top-k through a real LocalStore: several .npy shards per split, metadata tables beside them. */
+/** Exact cosine top-k through a real LocalStore (and s3rver): several .npy shards per split, metadata tables beside them. */
 
 const DIM = 512;
 let root: string;
@@ -96,6 +99,31 @@ describe('searchEmbeddings', () => {
     // text matrices hold the negated vectors: the planted row is now the farthest.
     const textHits = await searchEmbeddings(store, Float32Array.from(query, (x) => -x), { k: 1, kind: 'text' });
     assert.equal(textHits[0]!.key, planted.key);
+  });
+
+  test('the same answers from S3 (ranged reads against s3rver)', async (t) => {
+    const server = await startS3Server();
+    const saved = { ...process.env };
+    Object.assign(process.env, server.env); // credentials reach the SDK only through the environment
+    const s3 = new S3Store(`s3://${server.bucket}/datasets/search`, { s3: configFromEnv(server.env).s3 });
+    t.after(async () => {
+      await s3.close();
+      await server.stop();
+      process.env = saved;
+    });
+    for await (const object of store.list('')) await s3.put(object.key, await store.getBuffer(object.key));
+    const hits = await searchEmbeddings(s3, query, { k: 12, rowsPerBlock: 50 });
+    assert.deepEqual(hits, await searchEmbeddings(store, query, { k: 12 }));
+    assert.deepEqual(hits.map((h) => h.key), bruteForce(query, 12).map((e) => e.key));
+    assert.deepEqual((await embeddingOfKey(s3, planted.key)).embedding, planted.vector);
+  });
+
+  test('a truncated matrix is an error naming it, not a silently shorter search', async (t) => {
+    const paths = embeddingKeys('test', 'demo-000000');
+    const bytes = await store.getBuffer(paths.audio);
+    t.after(() => store.put(paths.audio, bytes));
+    await store.put(paths.audio, bytes.subarray(0, bytes.length - DIM * 4 - 3));
+    await assert.rejects(searchEmbeddings(store, query, { k: 3 }), /embeddings\/test\/demo-000000\.audio\.npy is truncated/);
   });
 
   test('a zero query, or one of the wrong size, is an error', async () => {
