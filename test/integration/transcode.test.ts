@@ -7,6 +7,7 @@ import { readFlacInfo } from '../../infra/audio/flac-info.ts';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { runFfmpeg } from '../../infra/ffmpeg/run-ffmpeg.ts';
 import { transcodeBatch, type TranscodeOutcome, type TranscodeSuccess } from '../../workers/transcode/transcode-batch.ts';
+import { truncationProblem } from '../../workers/transcode/truncation.ts';
 import { makeTextAsWav, makeTone, makeTruncated, makeZeroByte, type ToneSpec } from '../helpers/audio-fixtures.ts';
 
 /** Encoder delay/padding leftovers: about one codec frame (AAC 1024, MP3 1152 samples). */
@@ -58,6 +59,7 @@ describe('transcodeBatch (real ffmpeg)', () => {
       ...GOOD.map(({ name, spec }) => make(name, spec)),
       make('long.flac', { seconds: 3, sampleRate: 44100, channels: 2, format: 'flac' }),
       make('long.mp3', { seconds: 3, sampleRate: 44100, channels: 2, format: 'mp3' }),
+      make('long.wav', { seconds: 3, sampleRate: 44100, channels: 2, format: 'wav' }),
       makeZeroByte(path('zero.wav')),
       makeTextAsWav(path('not audio.wav')),
       ffmpegOk(ffmpeg, ['-f', 'lavfi', '-i', 'testsrc=d=1', '-frames:v', '1', '-f', 'image2', `file:${path('picture.wav')}`]),
@@ -66,6 +68,7 @@ describe('transcodeBatch (real ffmpeg)', () => {
     ]);
     await makeTruncated(path('long.flac'), path('truncated.flac'), 0.5);
     await makeTruncated(path('long.mp3'), path('truncated.mp3'), 0.5);
+    await makeTruncated(path('long.wav'), path('truncated.wav'), 0.5);
     await makeTruncated(path('long.flac'), path('header cut.flac'), 30 / (await stat(path('long.flac'))).size);
   });
 
@@ -135,6 +138,7 @@ describe('transcodeBatch (real ffmpeg)', () => {
       'ten channels.wav',
       'truncated.mp3',
       'tone.m4a',
+      'truncated.wav',
     ];
     const { result, runs: count } = await runs(() =>
       transcodeBatch(
@@ -190,6 +194,15 @@ describe('transcodeBatch (real ffmpeg)', () => {
         t.diagnostic(`${name}: failed, ${outcome.reason}: ${outcome.message}`);
       }
     }
+
+    // A cut WAV decodes to what is left, and ffmpeg estimates its duration from the file size; the
+    // declared duration comes from the RIFF data chunk instead, so the clip is caught as truncated.
+    const cutWav = await assertGoodSample(byName.get('truncated.wav'), 1.5);
+    assert.ok(Math.abs(cutWav.source.durationSec! - 3) < 0.01, `declared ${cutWav.source.durationSec} s`);
+    assert.match(truncationProblem(cutWav)!, /truncated: decoded 1\.\d+ s of the 3\.00 s its header declares/);
+    const wholeWav = byName.get('tone 44k stereo.wav') as TranscodeSuccess;
+    assert.ok(Math.abs(wholeWav.source.durationSec! - wholeWav.durationSec) < 0.01);
+    assert.equal(truncationProblem(wholeWav), null);
 
     // Outputs of failed clips are removed; only successes are left for the caller.
     const kept = result.filter((o): o is TranscodeSuccess => o.ok).map((o) => basename(o.outputPath));

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlacHeaderError, readFlacInfo } from '../../infra/audio/flac-info.ts';
+import { readWavDeclaredDuration } from '../../infra/audio/wav-info.ts';
 import { runFfmpeg, type FfmpegResult } from '../../infra/ffmpeg/run-ffmpeg.ts';
 import type { FailureReason } from '../../schemas/failure.ts';
 import { blameInput, outputError, summarizeFailure, unmixableChannels } from './ffmpeg-errors.ts';
@@ -59,6 +60,8 @@ export interface TranscodeOptions {
 interface Item {
   pos: number;
   id: string;
+  /** The source file. */
+  path: string;
   input: string;
   output: string;
   outputPath: string;
@@ -84,7 +87,7 @@ export async function transcodeBatch(inputs: readonly TranscodeInput[], outDir: 
     }
     const outputPath = join(outDir, `clapset-${token}-${pos}.flac`);
     // `file:` stops ffmpeg from reading names like `concat:…`, `pipe:1` or `-` as protocols.
-    items.push({ pos, id, input: `file:${path}`, output: `file:${outputPath}`, outputPath });
+    items.push({ pos, id, path, input: `file:${path}`, output: `file:${outputPath}`, outputPath });
   }
 
   const settle = async (item: Item, outcome: TranscodeOutcome): Promise<void> => {
@@ -200,6 +203,9 @@ async function inspectOutput(item: Item, info: InputInfo | undefined): Promise<T
     return fail('invalid_output', `output is ${flac.sampleRate} Hz with ${flac.channels} channels, expected ${TARGET_SAMPLE_RATE} Hz mono`);
   }
   if (flac.totalSamples === 0) return fail('empty_audio', 'no audio could be decoded from the file (0 samples)');
+  // ffmpeg estimates a WAV's duration from the file size, so a cut file would "declare" what it
+  // decodes; the header's data chunk says what the file should hold.
+  const declared = info?.format === 'wav' ? ((await readWavDeclaredDuration(item.path)) ?? info.durationSec) : (info?.durationSec ?? null);
   return {
     id: item.id,
     ok: true,
@@ -213,7 +219,7 @@ async function inspectOutput(item: Item, info: InputInfo | undefined): Promise<T
       sampleRate: info?.sampleRate ?? null,
       channels: info?.channels ?? null,
       bitDepth: info?.bitDepth ?? null,
-      durationSec: info?.durationSec ?? null,
+      durationSec: declared,
     },
   };
 }
