@@ -37,7 +37,7 @@ export function createMetricsRegistry(ctx: QueueContext, datasets: () => readonl
   });
   new Gauge({
     name: 'clapset_provider_http',
-    help: 'Cumulative per-provider HTTP politeness counters from all workers: requests, throttled (waited for our limiter), http_429, backoffs, retries_exhausted, redirects_refused, hosts_refused, robots_excluded, gen_ai_excluded, too_large, quota_exhausted',
+    help: 'Cumulative per-provider HTTP politeness counters from all workers: requests, throttled (waited for our limiter), http_429, backoffs, retries_exhausted, redirects_refused, hosts_refused, robots_excluded, too_large, quota_exhausted',
     labelNames: ['provider', 'counter'],
     registers: [registry],
     async collect() {

@@ -10,7 +10,7 @@ import {
 import type { CrawlJob } from '../schemas/jobs.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import type { DatasetStats } from '../schemas/stats.ts';
-import { anyExclusions, compileRules, exclusionReason, noneExcluded, parseIdList, sha256 } from './exclusion-rules.ts';
+import { anyExclusions, compileRules, exclusionReason, noneExcluded, parseIdList, sameExcluded, sha256, totalExcluded } from './exclusion-rules.ts';
 import { finaliseDataset, readJson, STATS_KEY } from './finalise.ts';
 import type { PlanCheckpoint, PlannedShard, SourceItem } from './shard-plan.ts';
 import { emptyTally } from './tally.ts';
@@ -121,7 +121,7 @@ export async function* planExcluding(
     const { tally, nextIndex } = shard.checkpoint;
     // (The planner's count is always one the map holds; counts now would only be off by a few.)
     const snapshot = before.get(tally.records + tally.duplicates) ?? { ...counts };
-    if (snapshot.license !== lastSaved.license || snapshot.id !== lastSaved.id) {
+    if (!sameExcluded(snapshot, lastSaved)) {
       atCut[cutKey(nextIndex)] = snapshot;
       lastSaved = snapshot;
       await save(false);
@@ -129,7 +129,7 @@ export async function* planExcluding(
     yield shard;
   }
   await save(true);
-  if (counts.license + counts.id > 0) log.info('records excluded at crawl time', { source, ...counts });
+  if (totalExcluded(counts) > 0) log.info('records excluded at crawl time', { source, ...counts });
 }
 
 /** A source's entry in `stats.json`, with what its crawl left out. */
@@ -140,9 +140,10 @@ export type DatasetStatsWithExclusions = Omit<DatasetStats, 'sources' | 'totals'
 };
 
 /**
- * `finaliseDataset` plus the crawl-time exclusions of each source crawled with exclusion rules in
- * `stats.json` (`sources.<name>.excluded`, `totals.excluded`). Added fields only: readers that parse stats.json with its schema see the same
- * stats as before. A source whose every record was excluded gets an entry with zero samples.
+ * `finaliseDataset` plus the crawl-time exclusions of each source crawled with exclusion rules, or
+ * whose provider opted records out, in `stats.json` (`sources.<name>.excluded`, `totals.excluded`).
+ * Added fields only: readers that parse stats.json with its schema see the same stats as before.
+ * A source whose every record was excluded gets an entry with zero samples.
  */
 export async function finaliseWithExclusions(store: ObjectStore): Promise<DatasetStatsWithExclusions> {
   const stats: DatasetStatsWithExclusions = await finaliseDataset(store);
@@ -152,9 +153,9 @@ export async function finaliseWithExclusions(store: ObjectStore): Promise<Datase
     const name = /^_crawl\/([a-z0-9][a-z0-9-]*)\.json$/.exec(object.key)?.[1];
     if (name === undefined) continue;
     const summary = await readExclusionSummary(store, name);
-    // Crawls without exclusion rules leave their stats as they always were.
-    if (summary === null || !anyExclusions(summary.rules)) continue;
-    const total = summary.excluded.license + summary.excluded.id;
+    // Crawls without exclusion rules or opt-outs leave their stats as they always were.
+    if (summary === null || (!anyExclusions(summary.rules) && totalExcluded(summary.excluded) === 0)) continue;
+    const total = totalExcluded(summary.excluded);
     const entry = stats.sources[name] ?? (total > 0 ? (stats.sources[name] = { ...emptyTally(), hours: 0, clips: 0 }) : undefined);
     if (entry === undefined) continue;
     entry.excluded = summary.excluded;

@@ -8,6 +8,7 @@ import { createSource, isResumable, type SourceContext } from '../sources/regist
 import { crawlCheckpointSchema, type CrawlCheckpoint } from '../schemas/checkpoint.ts';
 import type { ExcludedCounts } from '../schemas/exclusions.ts';
 import { finaliseWithExclusions, planExcluding } from './crawl-exclusions.ts';
+import { noneExcluded } from './exclusion-rules.ts';
 import { enqueueShard, type ShardQueues } from './enqueue-shard.ts';
 import { MANIFEST_KEY, readJson, readManifest } from './finalise.ts';
 import { planShards, shardKeys, withoutCursors, type PlanCheckpoint, type PlannedShard, type PlanTally } from './shard-plan.ts';
@@ -55,7 +56,7 @@ export async function processCrawlJob(
   const seen = new Set(saved?.seen ?? []);
   const items = isResumable(source) ? source.crawl(saved?.checkpoint.cursor ?? undefined) : withoutCursors(source.records());
   const tally: PlanTally = { records: 0, duplicates: 0 };
-  const progress: CrawlProgress = { records: 0, duplicates: 0, shardsPlanned: 0, shardsSkipped: 0, shardsDone: 0, shardsFailed: 0, excluded: { license: 0, id: 0 } };
+  const progress: CrawlProgress = { records: 0, duplicates: 0, shardsPlanned: 0, shardsSkipped: 0, shardsDone: 0, shardsFailed: 0, excluded: noneExcluded() };
   const outstanding = new Map<string, PlannedShard>();
   const failures: string[] = [];
   const report = async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClipRecord } from '../schemas/clip.ts';
-import type { CrawlExclusions, ExcludedCounts, ExcludedIdsRef, ExclusionReason } from '../schemas/exclusions.ts';
+import { EXCLUSION_REASONS, type CrawlExclusions, type ExcludedCounts, type ExcludedIdsRef, type ExclusionReason } from '../schemas/exclusions.ts';
 import type { CrawlJob } from '../schemas/jobs.ts';
 
 /** A crawl's exclusion rules, ready to match records against. */
@@ -24,11 +24,12 @@ export function anyExclusions(exclude: CrawlExclusions): boolean {
 }
 
 /**
- * Why a record is left out, or null. An id on the list wins over a licence rule (it is the more
- * specific statement). A record without a licence is never excluded by licence: nothing says it
- * carries the excluded terms.
+ * Why a record is left out, or null. The provider's own opt-out comes first (it holds whatever
+ * the rules say); an id on the list wins over a licence rule (it is the more specific statement).
+ * A record without a licence is never excluded by licence: nothing says it carries the excluded terms.
  */
-export function exclusionReason(record: Pick<ClipRecord, 'id' | 'license'>, rules: ExclusionRules): ExclusionReason | null {
+export function exclusionReason(record: Pick<ClipRecord, 'id' | 'license' | 'optedOut'>, rules: ExclusionRules): ExclusionReason | null {
+  if (record.optedOut !== undefined) return 'opt_out';
   if (rules.ids.has(record.id)) return 'id';
   if (record.license === null) return null;
   const license = record.license.toLowerCase();
@@ -37,7 +38,15 @@ export function exclusionReason(record: Pick<ClipRecord, 'id' | 'license'>, rule
 }
 
 export function noneExcluded(): ExcludedCounts {
-  return { license: 0, id: 0 };
+  return { license: 0, id: 0, opt_out: 0 };
+}
+
+export function totalExcluded(counts: ExcludedCounts): number {
+  return EXCLUSION_REASONS.reduce((sum, reason) => sum + counts[reason], 0);
+}
+
+export function sameExcluded(a: ExcludedCounts, b: ExcludedCounts): boolean {
+  return EXCLUSION_REASONS.every((reason) => a[reason] === b[reason]);
 }
 
 /**

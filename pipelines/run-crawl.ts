@@ -8,6 +8,7 @@ import { progressLine } from '../infra/progress.ts';
 import { recordSourceInManifest, type CrawlProgress, type CrawlSummary } from './crawl.ts';
 import { submitCrawl, waitForCrawl } from './crawl-control.ts';
 import { finaliseWithExclusions, putExcludedIds, type DatasetStatsWithExclusions } from './crawl-exclusions.ts';
+import { totalExcluded } from './exclusion-rules.ts';
 import { spawnLocalWorkers } from './local-workers.ts';
 
 export interface RunCrawlOptions {
@@ -36,7 +37,7 @@ function describeProgress(latest: readonly Partial<CrawlProgress>[], finished: n
   const sum = (pick: (p: Partial<CrawlProgress>) => number | undefined) => latest.reduce((n, p) => n + (pick(p) ?? 0), 0);
   const planned = sum((p) => p.shardsPlanned);
   const skipped = sum((p) => p.shardsSkipped);
-  const excluded = sum((p) => (p.excluded ? p.excluded.license + p.excluded.id : 0));
+  const excluded = sum((p) => (p.excluded ? totalExcluded(p.excluded) : 0));
   return {
     done: sum((p) => (p.shardsDone ?? 0) + (p.shardsSkipped ?? 0) + (p.shardsFailed ?? 0)),
     total: planned > 0 ? planned : null,

@@ -16,5 +16,10 @@ export const clipRecordSchema = z.object({
   bytes: z.number().int().min(0).optional(),
   /** Set when the source row was unusable; the clip then ends as an `invalid_record` failure. */
   invalid: z.string().optional(),
+  /**
+   * Set when the provider's own metadata opts the item out of ML use (e.g. Freesound
+   * `gen_ai_preference: no-gen-ai`): the crawl leaves it out and counts it as `opt_out`.
+   */
+  optedOut: z.string().optional(),
 });
 export type ClipRecord = z.infer<typeof clipRecordSchema>;

@@ -2,14 +2,17 @@ import { z } from 'zod';
 
 /**
  * Why a record was left out at crawl time, before any audio was fetched: its licence matched an
- * exclusion rule, or its provider id is on an exclusion list (e.g. evaluation-set ids: LAION's
- * "no overlap" variant). Such records never reach a shard, so they are counted per crawl
- * (`_crawl/<source>.json`) instead of in shard stats.
+ * exclusion rule, its provider id is on an exclusion list (e.g. evaluation-set ids: LAION's
+ * "no overlap" variant), or the provider's metadata opts it out of ML use (`opt_out`). Such
+ * records never reach a shard, so they are counted per crawl (`_crawl/<source>.json`) instead of
+ * in shard stats.
  */
-export const EXCLUSION_REASONS = ['license', 'id'] as const;
+export const EXCLUSION_REASONS = ['license', 'id', 'opt_out'] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
-export const excludedCountsSchema = z.object({ license: z.number().int().min(0), id: z.number().int().min(0) });
+const count = z.number().int().min(0);
+// opt_out defaults to 0: summaries written before it existed parse as they were.
+export const excludedCountsSchema = z.object({ license: count, id: count, opt_out: count.default(0) });
 export type ExcludedCounts = z.infer<typeof excludedCountsSchema>;
 
 /**

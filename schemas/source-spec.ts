@@ -64,7 +64,7 @@ export const freesoundSourceSpecSchema = z.object({
   maxDuration: z.number().positive().nullable().default(180),
   minSampleRate: z.number().int().positive().nullable().default(16000),
   audio: z.enum(['preview-hq-mp3', 'preview-lq-mp3', 'preview-hq-ogg', 'preview-lq-ogg', 'original']).default('preview-hq-mp3'),
-  /** `gen_ai_preference` values whose sounds are excluded (and counted). */
+  /** `gen_ai_preference` values whose sounds the crawl leaves out (counted as `opt_out` exclusions). */
   excludeGenAi: z.array(z.string()).default(['no-gen-ai']),
   apiKeyEnv: z.string().default('FREESOUND_API_KEY'),
   /** For `audio: original` (OAuth2): access token, and what refreshes it on 401 or expiry. */

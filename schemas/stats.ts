@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { excludedCountsSchema } from './exclusions.ts';
 
 const counts = z.record(z.string(), z.number().int().min(0));
 
@@ -53,7 +54,7 @@ export const datasetStatsSchema = z.object({
     failed: z.number().int().min(0),
     filtered: z.number().int().min(0),
     hours: z.number().min(0),
-    /** Records excluded at crawl time (licence or id rules); absent when no rules were set. */
+    /** Records excluded at crawl time (licence or id rules, provider opt-outs); absent when none were. */
     excluded: z.number().int().min(0).optional(),
   }),
   splits: z.record(z.string(), z.object({ shards: z.number().int(), samples: z.number().int() })),
@@ -62,7 +63,7 @@ export const datasetStatsSchema = z.object({
     sourceTallySchema.extend({
       hours: z.number().min(0),
       clips: z.number().int().min(0),
-      excluded: z.object({ license: z.number().int().min(0), id: z.number().int().min(0) }).optional(),
+      excluded: excludedCountsSchema.optional(),
     }),
   ),
 });

@@ -222,7 +222,7 @@ export class HttpClient {
     });
   }
 
-  /** Adds to one of this provider's counters (adapters count their own exclusions, e.g. gen_ai). */
+  /** Adds to one of this provider's counters (adapters count their own, e.g. robots_excluded). */
   async count(counter: HttpCounter, by = 1): Promise<void> {
     await incrementCounter(this.#redis, this.#prefix, this.provider, counter, by);
   }

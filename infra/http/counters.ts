@@ -14,7 +14,6 @@ export const HTTP_COUNTERS = [
   'redirects_refused', // redirects to a host outside the provider's allowed hosts
   'hosts_refused', // requests to such a host (e.g. an audio URL in hostile metadata)
   'robots_excluded', // clips excluded by X-Robots-Tag noai/noml
-  'gen_ai_excluded', // clips excluded by a provider's own opt-out field (Freesound gen_ai_preference)
   'too_large', // downloads over the size cap
   'quota_exhausted', // requests refused because a long window (daily quota) was spent
 ] as const;

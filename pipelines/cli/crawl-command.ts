@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { configFromEnv, type Config } from '../../schemas/config.ts';
-import type { ExcludedIdsRef } from '../../schemas/exclusions.ts';
+import type { ExcludedCounts, ExcludedIdsRef } from '../../schemas/exclusions.ts';
 import { crawlJobSchema, type CrawlJob } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import type { SourceSpec } from '../../schemas/source-spec.ts';
 import { dryRunRecords, needsSourceContext, type DryRunTally } from '../dry-run.ts';
-import { compileRules, noneExcluded, parseIdList, withExcludedIds } from '../exclusion-rules.ts';
+import { compileRules, noneExcluded, parseIdList, totalExcluded, withExcludedIds } from '../exclusion-rules.ts';
 import { LAION_AUDIO_630K, LAION_AUDIO_630K_SOURCES, laionAudio630kCrawls } from '../recipes/laion-audio-630k.ts';
 import { runCrawls } from '../run-crawl.ts';
 import { applySettings, givenPaths, parseSetting, parseSourceSpec, SOURCE_TYPES } from '../source-settings.ts';
@@ -163,7 +163,7 @@ async function dryRun(config: Config, planned: { crawl: CrawlJob; ids: string[] 
       }
       process.stderr.write(
         `dry run ${crawl.source.name}: ${tally.records} records, ${tally.duplicates} duplicates, ` +
-          `excluded ${tally.excluded.license} by licence and ${tally.excluded.id} by id; nothing fetched or enqueued\n`,
+          `excluded ${tally.excluded.license} by licence, ${tally.excluded.id} by id and ${tally.excluded.opt_out} by the provider's opt-out; nothing fetched or enqueued\n`,
       );
     }
   } finally {
@@ -224,7 +224,7 @@ export function registerCrawlCommand(program: Command): void {
           excludedIds: files,
         });
         // A crawl job of an older clapset (attached to with --resume) reports no exclusions.
-        const excluded = (e: { license: number; id: number } | undefined) => (e ? e.license + e.id : 0);
+        const excluded = (e: ExcludedCounts | undefined) => (e ? totalExcluded(e) : 0);
         if (options.recipe === undefined) {
           const summary = result.summaries[0]!;
           if (options.json) console.log(JSON.stringify({ dataset: result.dataset, ...summary }));

@@ -1,7 +1,8 @@
 /**
  * Freesound through APIv2 search: pages of up to 150 sounds in a stable order (created_asc by
  * default), each normalised to a ClipRecord with LAION's captions, its licence id and the metadata.
- * Sounds whose `gen_ai_preference` the spec excludes are skipped and counted; `null` results
+ * Sounds whose `gen_ai_preference` the spec excludes are marked `optedOut`, so the crawl leaves
+ * them out and counts them exactly (checkpointed like every exclusion); `null` results
  * (deleted sounds) are skipped; 404 past the last page ends the crawl; 401 stops it with a clear
  * error. Audio is a preview (no OAuth) or the original (OAuth2 bearer).
  */
@@ -78,7 +79,6 @@ export class FreesoundSource implements ResumableSource {
         throw new Error(`freesound: search ${safeUrl(url)} answered HTTP ${response.status}: ${detailOf(response)}`);
       }
       const body = searchPageSchema.parse(response.json());
-      let excluded = 0;
       for (const [index, raw] of body.results.entries()) {
         if (index <= skipThrough) continue;
         const position = JSON.stringify({ page, index } satisfies Cursor);
@@ -88,14 +88,8 @@ export class FreesoundSource implements ResumableSource {
           log.warn('freesound: skipping a malformed search result', { page, index, problem: parsed.error.issues[0]?.message });
           continue;
         }
-        const sound = parsed.data;
-        if (sound.gen_ai_preference !== undefined && this.#spec.excludeGenAi.includes(sound.gen_ai_preference)) {
-          excluded++;
-          continue;
-        }
-        yield { record: this.#record(sound), cursor: position };
+        yield { record: this.#record(parsed.data), cursor: position };
       }
-      if (excluded > 0) await this.#api.count('gen_ai_excluded', excluded);
       skipThrough = -1;
       if (body.results.length === 0 || body.next === null) return;
       const next = normaliseNext(body.next, url);
@@ -131,6 +125,7 @@ export class FreesoundSource implements ResumableSource {
   #record(sound: FreesoundSound): ClipRecord {
     const audio = this.#audioUrl(sound);
     const { previews: _previews, ...rest } = sound;
+    const optedOut = sound.gen_ai_preference !== undefined && this.#spec.excludeGenAi.includes(sound.gen_ai_preference);
     return {
       source: this.name,
       id: String(sound.id),
@@ -141,6 +136,7 @@ export class FreesoundSource implements ResumableSource {
       original: { ...rest, previews: sound.previews },
       ...(this.#spec.audio === 'original' && typeof sound.filesize === 'number' ? { bytes: sound.filesize } : {}),
       ...(audio === null ? { invalid: `freesound sound ${sound.id} has no ${this.#spec.audio} URL` } : {}),
+      ...(optedOut ? { optedOut: `gen_ai_preference: ${sound.gen_ai_preference}` } : {}),
     };
   }
 

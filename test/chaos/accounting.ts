@@ -24,8 +24,8 @@ export interface LedgerInput {
   samples: readonly SampleSeen[];
   /** Every clip outcome of every shard's stats. */
   outcomes: readonly OutcomeSeen[];
-  /** `gen_ai_excluded` summed over the HTTP counters (before and after Redis lost its keys). */
-  genAiCounted: number;
+  /** `opt_out` exclusions in the final stats.json (counted per record and checkpointed with the crawl, so exact across the Redis wipe). */
+  optOutCounted: number;
 }
 
 /** The one JSON line a chaos run ends with (issue 7). */
@@ -126,7 +126,7 @@ export function balanceLedger(input: LedgerInput): Ledger {
     if (!matches) unexpected.push({ record, expected: wanted, got, labels: entry.labels });
   }
   // Exclusions are counted, not listed: any shortfall in the count is records nobody can account for.
-  const excludedShortfall = Math.max(0, excludedExpected - input.genAiCounted);
+  const excludedShortfall = Math.max(0, excludedExpected - input.optOutCounted);
   return {
     clips: input.truth.size,
     in_shards: inShards,
@@ -134,7 +134,7 @@ export function balanceLedger(input: LedgerInput): Ledger {
     filtered,
     lost: lostRecords.length + excludedShortfall,
     duplicates: duplicated.size,
-    excluded: { expected: excludedExpected, counted: input.genAiCounted },
+    excluded: { expected: excludedExpected, counted: input.optOutCounted },
     unknown: unknown.slice(0, LIST_LIMIT),
     excludedButProcessed: excludedButProcessed.slice(0, LIST_LIMIT),
     inconsistent: inconsistent.slice(0, LIST_LIMIT),

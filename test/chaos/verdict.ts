@@ -7,7 +7,8 @@ import type { ChaosResult } from './run-chaos.ts';
 export function chaosProblems({ report, ledger, verify, checks }: ChaosResult): string[] {
   const problems: string[] = [];
   const expect = (ok: boolean, problem: string) => void (ok || problems.push(problem));
-  expect(report.lost === 0, `${report.lost} clips lost: ${ledger.lostRecords.join(', ')}${ledger.excluded.counted < ledger.excluded.expected ? ` (gen-AI exclusions counted ${ledger.excluded.counted} of ${ledger.excluded.expected})` : ''}`);
+  expect(report.lost === 0, `${report.lost} clips lost: ${ledger.lostRecords.join(', ')}${ledger.excluded.counted < ledger.excluded.expected ? ` (opt-out exclusions counted ${ledger.excluded.counted} of ${ledger.excluded.expected})` : ''}`);
+  expect(ledger.excluded.counted <= ledger.excluded.expected, `opt-out exclusions counted twice: ${ledger.excluded.counted} for ${ledger.excluded.expected} opted-out records`);
   expect(report.duplicates === 0, `${report.duplicates} clips present twice`);
   expect(report.leaked_secrets === 0, `secrets leaked: ${JSON.stringify(checks.leaksBy)}`);
   expect(report.rate_limit_violations === 0, `rate limits passed: ${JSON.stringify(checks.providers)}`);

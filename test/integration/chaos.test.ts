@@ -40,7 +40,7 @@ test('the ledger counts a lost clip, a clip twice, a sample without its outcome,
     truth,
     samples: [sample('1'), sample('2'), sample('2'), sample('3')],
     outcomes: [{ ...sample('1'), status: 'ok' }, { ...sample('2'), status: 'ok' }, { ...sample('3'), status: 'failed', reason: 'decode_error' }],
-    genAiCounted: 0,
+    optOutCounted: 0,
   });
   assert.deepEqual(ledger.lostRecords, ['freesound/4']);
   assert.equal(ledger.lost, 2, 'clip 4 is nowhere, and the exclusion of clip 5 was never counted');

@@ -50,21 +50,24 @@ interface Summary {
   samples: number;
   shardsDone: number;
   shardsSkipped: number;
-  excluded: { license: number; id: number };
+  excluded: { license: number; id: number; opt_out: number };
 }
 
 test('a Freesound crawl killed mid-run resumes from its checkpoint: same dataset, fewer search pages', async (t) => {
   const reference = join(work, 'reference');
   const interrupted = join(work, 'interrupted');
 
-  // What the exclusions must count: the sounds the API lists and the adapter keeps, then the licence and id rules.
-  const listed = fx.sounds.filter((s) => !s.deleted && s.duration <= 180 && s.samplerate >= 16000 && s.gen_ai_preference !== 'no-gen-ai');
+  // What the exclusions must count: of the sounds the API lists, the no-gen-ai ones, then the id and licence rules.
+  const listed = fx.sounds.filter((s) => !s.deleted && s.duration <= 180 && s.samplerate >= 16000);
+  const byOptOut = listed.filter((s) => s.gen_ai_preference === 'no-gen-ai').length;
+  const ruled = listed.filter((s) => s.gen_ai_preference !== 'no-gen-ai');
   const onList = (s: { id: number }) => s.id === fx.sounds[0]!.id || s.id === fx.sounds[9]!.id;
-  const byId = listed.filter(onList).length;
-  const byLicense = listed.filter((s) => !onList(s) && licenseId(s.license)!.startsWith('cc-by-nc')).length;
-  assert.ok(byId === 2 && byLicense >= 5, `${byId} by id, ${byLicense} by licence`);
+  const byId = ruled.filter(onList).length;
+  const byLicense = ruled.filter((s) => !onList(s) && licenseId(s.license)!.startsWith('cc-by-nc')).length;
+  assert.ok(byId === 2 && byLicense >= 5 && byOptOut >= 2, `${byId} by id, ${byLicense} by licence, ${byOptOut} opted out`);
+  const excluded = { license: byLicense, id: byId, opt_out: byOptOut };
   // One kept sound's preview answers X-Robots-Tag: noai (in every run): filtered as opted_out, not failed.
-  const optedOut = listed.filter((s) => !onList(s) && !licenseId(s.license)!.startsWith('cc-by-nc'))[4]!;
+  const optedOut = ruled.filter((s) => !onList(s) && !licenseId(s.license)!.startsWith('cc-by-nc'))[4]!;
   fx.faults.previews.set(optedOut.id, { robots: 'noai' });
 
   const refCtx = testQueueContext();
@@ -78,8 +81,8 @@ test('a Freesound crawl killed mid-run resumes from its checkpoint: same dataset
   const totalShards = statsFiles(reference).length;
   assert.ok(totalShards >= 5, `the reference run wrote ${totalShards} shards`);
 
-  assert.deepEqual(refSummary.excluded, { license: byLicense, id: byId });
-  assert.equal(refSummary.samples, listed.length - byId - byLicense - 1);
+  assert.deepEqual(refSummary.excluded, excluded);
+  assert.equal(refSummary.samples, listed.length - byId - byLicense - byOptOut - 1);
 
   // First attempt: the CLI submits and waits (--workers 0); one worker, killed once a checkpoint is saved.
   const ctx = testQueueContext();
@@ -122,9 +125,9 @@ test('a Freesound crawl killed mid-run resumes from its checkpoint: same dataset
   for (const dir of [reference, interrupted]) {
     const stats = await readJsonFile<{ sources: Record<string, { samples: number; failed: object; filtered: object; excluded?: unknown }> }>(join(dir, 'stats.json'));
     const own = stats.sources.freesound!;
-    assert.deepEqual(own.excluded, { license: byLicense, id: byId }, `${dir} stats.json`);
+    assert.deepEqual(own.excluded, excluded, `${dir} stats.json`);
     assert.deepEqual([own.samples, own.filtered, own.failed], [refSummary.samples, { opted_out: 1 }, {}]);
     const crawlSummary = await readJsonFile<{ complete: boolean; excluded: unknown }>(join(dir, '_crawl', 'freesound.json'));
-    assert.deepEqual([crawlSummary.complete, crawlSummary.excluded], [true, { license: byLicense, id: byId }]);
+    assert.deepEqual([crawlSummary.complete, crawlSummary.excluded], [true, excluded]);
   }
 });

@@ -57,7 +57,7 @@ describe('crawl --dry-run', () => {
     const all = await runCli(['crawl', 'local', '--root', join(work, 'collection'), '--dry-run', '--json'], noRedis);
     assert.equal(all.code, 0, all.stderr);
     assert.deepEqual(records(all.stdout).map((r) => r.id), ['Bell.wav', 'Birds/Robin.wav', 'Birds/Wren.wav', 'Gong.wav']);
-    assert.match(all.stderr, /dry run local: 4 records, 0 duplicates, excluded 0 by licence and 0 by id; nothing fetched or enqueued/);
+    assert.match(all.stderr, /dry run local: 4 records, 0 duplicates, excluded 0 by licence, 0 by id and 0 by the provider's opt-out; nothing fetched or enqueued/);
 
     const limited = await runCli(['crawl', 'local', '--root', join(work, 'collection'), '--dry-run', '--json', '--limit', '2'], noRedis);
     assert.deepEqual(records(limited.stdout).map((r) => r.id), ['Bell.wav', 'Birds/Robin.wav']);
@@ -69,7 +69,7 @@ describe('crawl --dry-run', () => {
     );
     assert.equal(excluding.code, 0, excluding.stderr);
     assert.deepEqual(records(excluding.stdout).map((r) => [r.id, r.license]), [['Bell.wav', 'cc0']]);
-    assert.match(excluding.stderr, /1 records, 0 duplicates, excluded 2 by licence and 1 by id/);
+    assert.match(excluding.stderr, /1 records, 0 duplicates, excluded 2 by licence, 1 by id and 0 by the provider's opt-out/);
   });
 
   it('lists Freesound search results through Redis: no preview fetched, nothing enqueued, --limit and licence exclusion', async () => {
@@ -96,7 +96,9 @@ describe('crawl --dry-run', () => {
     assert.ok(dropped > 0);
     assert.equal(kept.length, expected.length - dropped);
     assert.ok(kept.every((r) => !r.license!.startsWith('cc-by-nc')));
-    assert.match(nc.stderr, new RegExp(`excluded ${dropped} by licence and 0 by id`));
+    const optedOut = fx.sounds.filter((s) => !s.deleted && s.duration <= 180 && s.samplerate >= 16000 && s.gen_ai_preference === 'no-gen-ai').length;
+    assert.ok(optedOut > 0);
+    assert.match(nc.stderr, new RegExp(`excluded ${dropped} by licence, 0 by id and ${optedOut} by the provider's opt-out`));
   });
 
   it('says clearly when a remote source needs Redis and none answers', async () => {

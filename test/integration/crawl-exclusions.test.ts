@@ -19,12 +19,14 @@ import type { ExcludedCounts } from '../../schemas/exclusions.ts';
 import { crawlJobSchema, type CrawlJob } from '../../schemas/jobs.ts';
 
 const LICENSES = ['cc0', 'cc-by-nc-4.0', 'cc-by-4.0', 'cc-by-nc-3.0', 'cc0', 'sampling+', 'cc0'];
-// 66 listings with four duplicates (as Epidemic lists a track in two categories), one of them an excluded id.
-// The last two are excluded: a crawl resumed from its final cut reads them again.
+// 66 listings with four duplicates (as Epidemic lists a track in two categories), one of them an excluded id;
+// every ninth opted out by its provider (as Freesound's gen_ai_preference). The last two are excluded:
+// a crawl resumed from its final cut reads them again.
 const RECORDS: ClipRecord[] = Array.from({ length: 66 }, (_, i) => {
   const n = i % 16 === 15 ? i - 7 : i;
   const license = i >= 64 ? 'cc-by-nc-4.0' : LICENSES[n % LICENSES.length]!;
-  return { source: 'fx', id: `r${n}`, audio: `file:r${n}.wav`, text: [`clip ${n}`], tags: [], license, original: {} };
+  const optedOut = n % 9 === 5 ? { optedOut: 'gen_ai_preference: no-gen-ai' } : {};
+  return { source: 'fx', id: `r${n}`, audio: `file:r${n}.wav`, text: [`clip ${n}`], tags: [], license, original: {}, ...optedOut };
 });
 const EXCLUDED_IDS = ['r4', 'r11', 'r12', 'r40', 'not-in-source'];
 
@@ -85,11 +87,13 @@ describe('crawl-time exclusions', () => {
     const full = await run(crawl);
     const planned = full.shards.flatMap((s) => s.clips.map((c) => c.record));
     assert.ok(planned.every((r) => !EXCLUDED_IDS.includes(r.id) && !r.license!.startsWith('cc-by-nc')));
-    const byId = RECORDS.filter((r) => EXCLUDED_IDS.includes(r.id)).length;
-    const byLicense = RECORDS.filter((r) => !EXCLUDED_IDS.includes(r.id) && r.license!.startsWith('cc-by-nc')).length;
-    assert.deepEqual(full.counts, { license: byLicense, id: byId });
-    assert.ok(byLicense >= 15 && byId === 5, JSON.stringify(full.counts));
-    assert.equal(full.tally.records + full.tally.duplicates + byLicense + byId, RECORDS.length);
+    // The provider's opt-out comes first, then the id list, then licences.
+    const byOptOut = RECORDS.filter((r) => r.optedOut !== undefined).length;
+    const byId = RECORDS.filter((r) => r.optedOut === undefined && EXCLUDED_IDS.includes(r.id)).length;
+    const byLicense = RECORDS.filter((r) => r.optedOut === undefined && !EXCLUDED_IDS.includes(r.id) && r.license!.startsWith('cc-by-nc')).length;
+    assert.deepEqual(full.counts, { license: byLicense, id: byId, opt_out: byOptOut });
+    assert.ok(byLicense >= 12 && byId === 5 && byOptOut >= 7, JSON.stringify(full.counts));
+    assert.equal(full.tally.records + full.tally.duplicates + byLicense + byId + byOptOut, RECORDS.length);
     const summary = JSON.parse(await readFile(join(dir, '_crawl/fx.json'), 'utf8')) as { complete: boolean; excluded: ExcludedCounts };
     assert.equal(summary.complete, true);
     assert.deepEqual(summary.excluded, full.counts);
@@ -135,6 +139,6 @@ describe('crawl-time exclusions', () => {
     assert.deepEqual(written, stats);
     assert.deepEqual(written.sources.fx!.excluded, full.counts);
     assert.equal(written.sources.fx!.samples, 0);
-    assert.equal(written.totals.excluded, full.counts.license + full.counts.id);
+    assert.equal(written.totals.excluded, full.counts.license + full.counts.id + full.counts.opt_out);
   });
 });

@@ -100,20 +100,22 @@ describe('Freesound source', () => {
     assert.equal(bird.license, 'cc-by-nc-3.0');
   });
 
-  it('pushes the duration and sample-rate filters into the API and excludes no-gen-ai sounds (counted)', async () => {
+  it('pushes the duration and sample-rate filters into the API and marks no-gen-ai sounds opted out (for the crawl to count)', () => {
     const names = baseline.map((i) => i.record.original.name);
     assert.ok(!names.includes('long_drone.wav'), '600 s sound must be filtered by the API');
     assert.ok(!names.includes('old_phone_8k.wav'), '8 kHz sound must be filtered by the API');
-    assert.ok(!names.includes('Thunder roll'), 'no-gen-ai sound must be excluded');
+    const thunder = baseline.find((i) => i.record.original.name === 'Thunder roll')!.record;
+    assert.equal(thunder.optedOut, 'gen_ai_preference: no-gen-ai');
     const optedOut = fx.sounds.filter((s) => s.gen_ai_preference === 'no-gen-ai' && !s.deleted && s.duration <= 180 && s.samplerate >= 16000);
     assert.ok(optedOut.length >= 2);
-    const { gen_ai_excluded } = await readCounters('freesound');
-    assert.equal(gen_ai_excluded, optedOut.length);
+    assert.deepEqual(baseline.filter((i) => i.record.optedOut !== undefined).map((i) => i.record.id).sort(), optedOut.map((s) => String(s.id)).sort());
+    // Other preferences are kept as they are.
+    assert.equal(baseline.find((i) => i.record.original.name === 'bird.song.final.mp3')!.record.optedOut, undefined);
   });
 
   it('pages to the end through ?& next links, re-adding auth, skipping nulls, in created order', () => {
     const expected = fx.sounds
-      .filter((s) => !s.deleted && s.duration <= 180 && s.samplerate >= 16000 && s.gen_ai_preference !== 'no-gen-ai')
+      .filter((s) => !s.deleted && s.duration <= 180 && s.samplerate >= 16000)
       .sort((a, b) => (a.created < b.created ? -1 : 1))
       .map((s) => String(s.id));
     assert.deepEqual(baseline.map((i) => i.record.id), expected);
