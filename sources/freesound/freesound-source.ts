@@ -53,7 +53,7 @@ export class FreesoundSource implements ResumableSource {
       prefix: context.prefix,
       policy: definePolicy({ ...context.http, provider: 'freesound-media', allowedHosts: [...spec.mediaHosts], rate: spec.mediaRate }),
     });
-    this.#oauth = new FreesoundOAuth(this.#api, spec.apiBase, spec.oauthEnv, this.#env);
+    this.#oauth = new FreesoundOAuth(this.#api, spec.apiBase, spec.oauthEnv, this.#env, { redis: context.redis, prefix: context.prefix });
   }
 
   async *records(cursor?: string): AsyncGenerator<ClipRecord> {

@@ -52,6 +52,8 @@ async function crawl(source: FreesoundSource, cursor?: string): Promise<CrawlIte
 }
 
 let baseline: CrawlItem[];
+/** Access tokens the fixture stopped accepting mid-test: still secrets the logs must not show. */
+const revokedTokens: string[] = [];
 
 before(async () => {
   fx = await startFreesoundFixture({ throttle: { limit: 60, windowMs: 2000 }, oauth: { ...OAUTH } });
@@ -181,7 +183,7 @@ describe('Freesound source', () => {
     assert.equal(media.too_large, 1);
   });
 
-  it('downloads originals with OAuth2, refreshing an expired token on 401', async () => {
+  it('downloads originals with OAuth2, refreshing an expired token on 401, one refresh for all workers', async () => {
     const env = {
       FREESOUND_API_KEY: fx.apiKey,
       FREESOUND_OAUTH_TOKEN: 'fs-expired-access-token-000',
@@ -201,6 +203,20 @@ describe('Freesound source', () => {
     }
     assert.equal(fx.stats.refreshes, 1);
     assert.equal(fx.stats.downloads, 3);
+
+    // Freesound rotates the refresh token on use. Workers started with the same (now spent) tokens
+    // take the newest ones from Redis instead of refreshing again...
+    const workers = [1, 2, 3].map(() => new FreesoundSource(spec({ audio: 'original', maxPages: 1 }), context(env)));
+    const fetchAll = () => Promise.all(workers.map(async (worker, i) => (await worker.materialise(records[i]!, work, { maxBytes: 10_000_000 })).release()));
+    await fetchAll();
+    assert.equal(fx.stats.refreshes, 1, 'the shared token served every worker');
+    // ...and when the access token is revoked under all of them at once, one refreshes (under the
+    // Redis lock) and the others use its tokens: with a refresh each, all but one would fail.
+    revokedTokens.push(...fx.oauth.validAccessTokens);
+    fx.oauth.validAccessTokens.clear();
+    await fetchAll();
+    assert.equal(fx.stats.refreshes, 2, 'one refresh for three workers');
+    assert.equal(fx.stats.downloads, 3 + 6);
     // Without any OAuth credentials an original cannot be fetched: a clear, transient error.
     const bare = new FreesoundSource(spec({ audio: 'original' }), context());
     await assert.rejects(bare.materialise(records[0]!, work, { maxBytes: 1e7 }), /need an OAuth2 access token in FREESOUND_OAUTH_TOKEN/);
@@ -209,7 +225,7 @@ describe('Freesound source', () => {
   it('kept every credential out of every log line', () => {
     const logged = logLines.join('');
     assert.ok(logged.includes('backing off'), 'the storm should have been logged');
-    for (const secret of [fx.apiKey, OAUTH.clientSecret, OAUTH.refreshToken, 'fs-expired-access-token-000', ...fx.oauth.validAccessTokens]) {
+    for (const secret of [fx.apiKey, OAUTH.clientSecret, OAUTH.refreshToken, 'fs-expired-access-token-000', ...revokedTokens, ...fx.oauth.validAccessTokens]) {
       assert.ok(!logged.includes(secret), `a credential reached the log: ${secret.slice(0, 6)}…`);
     }
   });
