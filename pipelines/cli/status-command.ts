@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { bar } from '../../infra/progress.ts';
+import { EXCLUSION_REASONS, type ExcludedCounts } from '../../schemas/exclusions.ts';
 import { readPipelineStatus, type PipelineStatus } from '../queue-status.ts';
 import { openQueueContext } from './context.ts';
 
@@ -17,10 +18,19 @@ export function renderStatus(status: PipelineStatus): string {
   for (const c of status.crawls) {
     const p = c.progress;
     const settled = (p.shardsDone ?? 0) + (p.shardsSkipped ?? 0) + (p.shardsFailed ?? 0);
-    lines.push(`  ${c.source} → ${c.dataset} [${c.state}] ${bar(settled, p.shardsPlanned ?? null)} shards, ${p.records ?? 0} records`);
+    lines.push(`  ${c.source} → ${c.dataset} [${c.state}] ${bar(settled, p.shardsPlanned ?? null)} shards, ${p.records ?? 0} records${describeExcluded(p.excluded)}`);
     if (c.failedReason) lines.push(`    failed: ${c.failedReason}`);
   }
   return lines.join('\n');
+}
+
+/** `, 5 excluded (license 3, opt_out 2)`, or nothing when the crawl left nothing out. */
+function describeExcluded(counts: Partial<ExcludedCounts> | undefined): string {
+  // Partial: a crawl job of an older clapset may lack a reason.
+  const parts = EXCLUSION_REASONS.map((reason) => [reason, counts?.[reason] ?? 0] as const).filter(([, n]) => n > 0);
+  if (parts.length === 0) return '';
+  const total = parts.reduce((sum, [, n]) => sum + n, 0);
+  return `, ${total} excluded (${parts.map(([reason, n]) => `${reason} ${n}`).join(', ')})`;
 }
 
 export function registerStatusCommand(program: Command): void {
