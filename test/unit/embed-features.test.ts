@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hannWindow, RealPowerFft } from '../../workers/embed/fft.ts';
 import { clipFeatures, clipFeaturesWithCrops, fusionRanges, repeatPad, resizeFrames } from '../../workers/embed/fusion.ts';
-import { LogMelExtractor, reflectPad } from '../../workers/embed/log-mel.ts';
+import { LogMelExtractor, reflectIndex } from '../../workers/embed/log-mel.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 
 const SR = 48_000;
@@ -19,15 +19,17 @@ function view(features: { data: Float32Array; shape: number[] }, index: number):
 }
 
 describe('RealPowerFft', () => {
-  test('matches a direct DFT of a windowed frame', () => {
-    for (const n of [8, 64, 1024]) {
+  test('matches a direct DFT of a windowed frame, every bin, whatever the number of stages', () => {
+    // m = n/2 complex points: 4 (first pass only), 8 (one single stage), 16 (one double), 32 (double
+    // + single), 512 (CLAP's size: three doubles + single), 1024 (four doubles).
+    for (const n of [16, 32, 64, 128, 1024, 2048]) {
       const fft = new RealPowerFft(n);
       const window = hannWindow(n);
       const random = new SeededRandom(n);
       const signal = Float32Array.from({ length: n + 3 }, () => random.next() - 0.5);
       const out = new Float64Array(fft.bins);
       fft.power(signal, 3, window, out);
-      for (const k of [0, 1, n / 4, n / 2 - 1, n / 2]) {
+      for (let k = 0; k <= n / 2; k++) {
         let re = 0;
         let im = 0;
         for (let t = 0; t < n; t++) {
@@ -43,7 +45,11 @@ describe('RealPowerFft', () => {
 
 describe('framing', () => {
   test('reflect padding mirrors without repeating the edge sample', () => {
-    assert.deepEqual(Array.from(reflectPad(Float32Array.from([1, 2, 3, 4]), 2)), [3, 2, 1, 2, 3, 4, 3, 2]);
+    const signal = [1, 2, 3, 4];
+    assert.deepEqual(Array.from({ length: 8 }, (_, i) => signal[reflectIndex(i - 2, 4)]), [3, 2, 1, 2, 3, 4, 3, 2]);
+    // Shorter than the reach: back and forth; one sample: itself.
+    assert.deepEqual(Array.from({ length: 9 }, (_, i) => reflectIndex(i - 4, 2)), [0, 1, 0, 1, 0, 1, 0, 1, 0]);
+    assert.equal(reflectIndex(-5, 1), 0);
   });
   test('centred frames: 1 + floor(samples / hop)', () => {
     const extractor = new LogMelExtractor('htk');

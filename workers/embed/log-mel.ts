@@ -20,6 +20,11 @@ export class LogMelExtractor {
   private readonly fft: RealPowerFft;
   private readonly window: Float64Array;
   private readonly power: Float64Array;
+  /** The filter bank's weights end to end, filter m at [offsets[m], offsets[m+1]): one array for the hot loop. */
+  private readonly flatWeights: Float64Array;
+  private readonly offsets: Int32Array;
+  /** A frame at either end of the clip, with its reflected samples. */
+  private readonly edgeFrame: Float32Array;
 
   constructor(
     kind: FilterBankKind,
@@ -28,8 +33,13 @@ export class LogMelExtractor {
   ) {
     this.fft = new RealPowerFft(nFft);
     this.window = hannWindow(nFft);
+    this.edgeFrame = new Float32Array(nFft);
     this.power = new Float64Array(this.fft.bins);
     this.bank = filterBank(kind, { sampleRate: CLAP_AUDIO.sampleRate, nFft, mels: CLAP_AUDIO.melBins, fMin: CLAP_AUDIO.fMin, fMax: CLAP_AUDIO.fMax });
+    this.offsets = new Int32Array(this.bank.mels + 1);
+    this.bank.weights.forEach((w, m) => (this.offsets[m + 1] = this.offsets[m]! + w.length));
+    this.flatWeights = new Float64Array(this.offsets[this.bank.mels]!);
+    this.bank.weights.forEach((w, m) => this.flatWeights.set(w, this.offsets[m]!));
   }
 
   /** Frames that centred framing gives a signal of `samples` samples: 1 + ⌊samples / hop⌋. */
@@ -42,20 +52,30 @@ export class LogMelExtractor {
    * 10·log10(max(mel, 1e-10)). The FFT runs in float64; the result is rounded to float32 once.
    */
   compute(pcm: Float32Array): LogMel {
-    const padded = reflectPad(pcm, this.nFft / 2);
+    if (pcm.length === 0) throw new Error('cannot compute a spectrogram of an empty signal');
+    const half = this.nFft / 2;
     const frames = this.frameCount(pcm.length);
-    const { mels, start, weights } = this.bank;
+    const edge = this.edgeFrame;
+    const { mels, start } = this.bank;
+    const { flatWeights: weights, offsets, power } = this;
+    const amin = CLAP_AUDIO.amin;
     const data = new Float32Array(frames * mels);
-    const power = this.power;
     for (let f = 0; f < frames; f++) {
-      this.fft.power(padded, f * this.hop, this.window, power);
+      // Frame f covers samples [f·hop − N/2, f·hop + N/2): read in place, or, where it reaches past
+      // an end, copied out with the reflected samples (no padded copy of the whole clip).
+      const first = f * this.hop - half;
+      if (first >= 0 && first + this.nFft <= pcm.length) this.fft.power(pcm, first, this.window, power);
+      else {
+        for (let i = 0; i < this.nFft; i++) edge[i] = pcm[reflectIndex(first + i, pcm.length)]!;
+        this.fft.power(edge, 0, this.window, power);
+      }
       const row = f * mels;
       for (let m = 0; m < mels; m++) {
-        const w = weights[m]!;
-        const s = start[m]!;
+        const end = offsets[m + 1]!;
+        const shift = start[m]! - offsets[m]!; // weight i applies to bin i + shift
         let sum = 0;
-        for (let i = 0; i < w.length; i++) sum += w[i]! * power[s + i]!;
-        data[row + m] = 10 * Math.log10(sum > CLAP_AUDIO.amin ? sum : CLAP_AUDIO.amin);
+        for (let i = offsets[m]!; i < end; i++) sum += weights[i]! * power[i + shift]!;
+        data[row + m] = 10 * Math.log10(sum > amin ? sum : amin);
       }
     }
     return { data, frames, mels };
@@ -63,26 +83,15 @@ export class LogMelExtractor {
 }
 
 /**
- * `pad` samples mirrored on each side, excluding the edge sample (numpy/torch 'reflect'). A signal
- * shorter than the pad is reflected back and forth (torch refuses it; clips reach here ≥ 10 s anyway).
+ * Index into a signal of `n` samples of position `i` of its reflection (numpy/torch 'reflect': the
+ * edge sample is not repeated). A signal shorter than the reach is reflected back and forth (torch
+ * refuses it; clips reach here ≥ 10 s anyway).
  */
-export function reflectPad(pcm: Float32Array, pad: number): Float32Array {
-  const n = pcm.length;
-  if (n === 0) throw new Error('cannot compute a spectrogram of an empty signal');
-  const out = new Float32Array(n + 2 * pad);
-  out.set(pcm, pad);
-  const at = (i: number): number => {
-    if (n === 1) return pcm[0]!;
-    const period = 2 * (n - 1);
-    let j = ((i % period) + period) % period;
-    if (j >= n) j = period - j;
-    return pcm[j]!;
-  };
-  for (let i = 1; i <= pad; i++) {
-    out[pad - i] = at(-i);
-    out[pad + n - 1 + i] = at(n - 1 + i);
-  }
-  return out;
+export function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  const j = ((i % period) + period) % period;
+  return j >= n ? period - j : j;
 }
 
 const extractors = new Map<FilterBankKind, LogMelExtractor>();
