@@ -65,12 +65,20 @@ export async function searchEmbeddings(store: ObjectStore, query: Float32Array, 
     let next = 0;
     const reader = async (): Promise<void> => {
       const buffer = Buffer.allocUnsafeSlow(rowsPerBlock * q.length * 4); // own ArrayBuffer: 4-byte aligned
-      while (next < shards.length) {
-        const index = next++;
-        await scoreShard(store, shards[index]!, index, q, { scorer, top, buffer, rowsPerBlock });
+      try {
+        while (next < shards.length) {
+          const index = next++;
+          await scoreShard(store, shards[index]!, index, q, { scorer, top, buffer, rowsPerBlock });
+        }
+      } catch (error) {
+        next = shards.length; // the other readers stop after their current shard
+        throw error;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, shards.length) }, reader));
+    // Every reader settles before the scorer is released.
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(options.concurrency ?? 4, shards.length) }, reader));
+    const failure = settled.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
   } finally {
     await scorer.release();
   }

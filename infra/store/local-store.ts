@@ -133,7 +133,7 @@ export class LocalStore implements ObjectStore {
     return path;
   }
 
-  /** Before writing or deleting: a symlinked folder inside the root must not lead outside it. */
+  /** Opens a key's file for reading; NotFoundError when absent or not a regular file. */
   private async openFile(key: string): Promise<FileHandle> {
     const handle = await open(this.pathOf(key), 'r').catch((error: unknown) => {
       throw isMissing(error) ? new NotFoundError(key) : error;
@@ -146,6 +146,7 @@ export class LocalStore implements ObjectStore {
     return handle;
   }
 
+  /** Before writing or deleting: a symlinked folder inside the root must not lead outside it. */
   private async assertRealParentInside(key: string, path: string): Promise<void> {
     const [realRoot, realParent] = await Promise.all([realpath(this.root), realpath(dirname(path))]);
     if (!isInside(realRoot, realParent) && realParent !== realRoot) {
