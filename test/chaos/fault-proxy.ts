@@ -13,9 +13,9 @@
  * concurrent clients' requests arrive in, which no seed controls.
  */
 import { Agent, createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { isLoopback } from '../../dashboard/auth.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
+import { listenOnLoopback } from '../fixtures/providers/common.ts';
 
 export type FaultKind = 'error-before' | 'error-after' | 'reset';
 
@@ -152,25 +152,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const server = createServer(handle);
   // A client that gives up (e.g. the SDK's own timeout) must not crash the proxy.
   server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: listening.origin,
     stats,
     setFaultRate(rate: number) {
       faultRate = rate;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          agent.destroy();
-          resolve();
-        });
-      }),
+    close: async () => {
+      await listening.close();
+      agent.destroy();
+    },
   };
 }
 

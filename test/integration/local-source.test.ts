@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ClipRecord } from '../../schemas/clip.ts';
-import { clipRecordSchema } from '../../schemas/clip.ts';
-import { ClipError, type FailureReason } from '../../schemas/failure.ts';
+import { ClipError } from '../../schemas/failure.ts';
 import { localSourceSpecSchema } from '../../schemas/source-spec.ts';
 import { createLocalSource, LocalSource } from '../../sources/local/local-source.ts';
 import { ZipArchive } from '../../sources/local/zip-archive.ts';
 import { createSource } from '../../sources/registry.ts';
+import { byId, collectRecords, rejectsWith } from '../helpers/source-assertions.ts';
 
 const LIMITS = { maxBytes: 10_000_000 };
 let tmp: string;
@@ -51,26 +51,8 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
   execFileSync('python3', ['-c', script, file], { input });
 }
 
-async function collect(source: LocalSource): Promise<ClipRecord[]> {
-  const records: ClipRecord[] = [];
-  for await (const record of source.records()) records.push(clipRecordSchema.parse(record));
-  return records;
-}
 
-async function rejectsWith(promise: Promise<unknown>, reason: FailureReason, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ClipError, `expected a ClipError, got ${String(error)}`);
-    assert.equal(error.reason, reason, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
 
-function byId(records: ClipRecord[], id: string): ClipRecord {
-  const record = records.find((r) => r.id === id);
-  assert.ok(record, `no record ${id} in ${records.map((r) => r.id).join(', ')}`);
-  return record;
-}
 
 const spec = (root: string, extra: { name?: string; manifest?: string; license?: string } = {}) =>
   localSourceSpecSchema.parse({ type: 'local', name: 'bundle', root, ...extra });
@@ -105,7 +87,7 @@ describe('local source: folder', () => {
   });
 
   it('lists every audio file once, in byte order of the relative path, skipping hidden files and escaping links', async () => {
-    const records = await collect(createLocalSource(spec(root, { license: 'Proprietary (purchased)' })));
+    const records = await collectRecords(createLocalSource(spec(root, { license: 'Proprietary (purchased)' })));
     const expected = [
       'Door_Slam 02.wav',
       'a b/y.flac',
@@ -132,12 +114,12 @@ describe('local source: folder', () => {
     assert.deepEqual([byId(records, 'a.b.c.wav').text, byId(records, 'Ünïcode_Folder/Ça_va.mp3').tags], [['a.b.c'], ['Ünïcode Folder']]);
     assert.deepEqual(byId(records, 'deep/er/still/file name.aiff').tags, ['deep', 'er', 'still']);
     // Same listing on a second run: positional shards depend on it.
-    assert.deepEqual((await collect(createLocalSource(spec(root)))).map((r) => r.id), expected);
+    assert.deepEqual((await collectRecords(createLocalSource(spec(root)))).map((r) => r.id), expected);
   });
 
   it('materialises a file in place (no copy) and release leaves it alone', async () => {
     const source = createLocalSource(spec(root));
-    const records = await collect(source);
+    const records = await collectRecords(source);
     const work = await mkdtemp(join(tmp, 'work-'));
     const audio = await source.materialise(byId(records, 'a/x.WAV'), work, LIMITS);
     assert.equal(audio.path, join(root, 'a', 'x.WAV'));
@@ -151,7 +133,7 @@ describe('local source: folder', () => {
 
   it('refuses empty and oversized files', async () => {
     const source = createLocalSource(spec(root));
-    const records = await collect(source);
+    const records = await collectRecords(source);
     await rejectsWith(source.materialise(byId(records, 'empty.wav'), tmp, LIMITS), 'empty_file', /"empty\.wav" is empty/);
     await rejectsWith(source.materialise(byId(records, 'Door_Slam 02.wav'), tmp, { maxBytes: 100 }), 'too_large', /over the 100-byte limit/);
   });
@@ -171,7 +153,7 @@ describe('local source: folder', () => {
         ',no file,,,\n',
     );
     const source = createLocalSource(spec(root, { manifest, license: 'Default-1.0' }));
-    const records = await collect(source);
+    const records = await collectRecords(source);
     assert.deepEqual(records.map((r) => r.id), [
       'a/x.WAV',
       'Door_Slam 02.wav',
@@ -216,7 +198,7 @@ describe('local source: folder', () => {
     const source = createLocalSource(spec(join(tmp, 'not-mounted')));
     const record: ClipRecord = { source: 'bundle', id: 'a.wav', audio: 'file:a.wav', text: [], tags: [], license: null, original: {} };
     await assert.rejects(source.materialise(record, tmp, LIMITS), (error: unknown) => !(error instanceof ClipError) && /cannot read root/.test(String(error)));
-    await assert.rejects(collect(source), /cannot read root/);
+    await assert.rejects(collectRecords(source), /cannot read root/);
   });
 });
 
@@ -241,7 +223,7 @@ describe('local source: zip archive', () => {
   });
 
   it('lists audio entries sorted, folders as tags, hostile names kept (to be refused)', async () => {
-    const records = await collect(createLocalSource(spec(zipPath)));
+    const records = await collectRecords(createLocalSource(spec(zipPath)));
     assert.deepEqual(records.map((r) => r.id), [
       '../evil.wav',
       '/abs/evil.wav',
@@ -261,7 +243,7 @@ describe('local source: zip archive', () => {
 
   it('extracts entries into the work dir byte for byte, and release deletes them', async () => {
     const source = createLocalSource(spec(zipPath));
-    const records = await collect(source);
+    const records = await collectRecords(source);
     const work = await mkdtemp(join(tmp, 'work-'));
     const a = await source.materialise(byId(records, 'Weather/Rain/rain_heavy.wav'), work, LIMITS);
     const b = await source.materialise(byId(records, 'Door_Slam 02.WAV'), work, LIMITS);
@@ -279,7 +261,7 @@ describe('local source: zip archive', () => {
 
   it('refuses hostile names, missing, empty and oversized entries, leaving nothing behind', async () => {
     const source = createLocalSource(spec(zipPath));
-    const records = await collect(source);
+    const records = await collectRecords(source);
     const work = await mkdtemp(join(tmp, 'zipwork-'));
     await rejectsWith(source.materialise(byId(records, '../evil.wav'), work, LIMITS), 'path_outside_collection');
     await rejectsWith(source.materialise(byId(records, '/abs/evil.wav'), work, LIMITS), 'path_outside_collection');
@@ -327,7 +309,7 @@ describe('local source: zip archive', () => {
       ].join('\n'),
     );
     const source = createLocalSource(spec(zipPath, { manifest }));
-    const records = await collect(source);
+    const records = await collectRecords(source);
     assert.deepEqual(records.map((r) => [r.id, r.invalid !== undefined]), [
       ['Weather/Rain/rain_heavy.wav', false],
       ['Weather/Thunder.flac', false],

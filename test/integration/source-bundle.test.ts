@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { connectRedis, deletePrefixedKeys } from '../../infra/redis/connection.ts';
 import { RetriesExhaustedError } from '../../infra/http/index.ts';
-import { clipRecordSchema, type ClipRecord } from '../../schemas/clip.ts';
-import { ClipError, type FailureReason } from '../../schemas/failure.ts';
+import type { ClipRecord } from '../../schemas/clip.ts';
+import { ClipError } from '../../schemas/failure.ts';
 import { BUNDLE_PROVIDERS, sourceSpecSchema, type BundleSourceSpec } from '../../schemas/source-spec.ts';
 import { BundleSource, createBundleSource } from '../../sources/bundle/bundle-source.ts';
 import { BUNDLE_PROVIDER_INFO } from '../../sources/bundle/providers.ts';
@@ -18,6 +18,7 @@ import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { transcodeBatch } from '../../workers/transcode/transcode-batch.ts';
 import { BUNDLE_AUDIO, buildZip, bundleZipEntries, makeBundleTree } from '../fixtures/providers/bundle-files.ts';
 import { startBundleServer, type BundleServer } from '../fixtures/providers/bundle-server.ts';
+import { byId, collectRecords, rejectsWith } from '../helpers/source-assertions.ts';
 
 const LIMITS = { maxBytes: 50_000_000 };
 // Quick retries: the quirks below answer 5xx and cut bodies on purpose.
@@ -68,26 +69,8 @@ function source(type: BundleSourceSpec['type'], root: string, extra: Record<stri
   return createBundleSource(spec(type, root, extra), context, { ...FAST, workRoot });
 }
 
-async function collect(src: BundleSource): Promise<ClipRecord[]> {
-  const records: ClipRecord[] = [];
-  for await (const record of src.records()) records.push(clipRecordSchema.parse(record));
-  return records;
-}
 
-function byId(records: ClipRecord[], id: string): ClipRecord {
-  const record = records.find((r) => r.id === id);
-  assert.ok(record, `no record ${id} in ${records.map((r) => r.id).join(', ')}`);
-  return record;
-}
 
-async function rejectsWith(promise: Promise<unknown>, reason: FailureReason, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ClipError, `expected a ClipError, got ${String(error)}`);
-    assert.equal(error.reason, reason, error.message);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
 
 /** Materialises, reads the bytes back, releases, and checks the file is gone. */
 async function fetchBytes(src: BundleSource, record: ClipRecord, limits = LIMITS): Promise<Buffer> {
@@ -110,7 +93,7 @@ describe('bundle sources: the four providers', () => {
     ];
     for (const provider of BUNDLE_PROVIDERS) {
       for (const { root, zip } of roots) {
-        const records = await collect(source(provider, root));
+        const records = await collectRecords(source(provider, root));
         const prefix = zip ? `${TOP}/` : '';
         const expected = zip ? [...SORTED_PATHS.map((p) => prefix + p), '../escape/evil2.wav', '../evil.wav'].sort(compareUtf8) : SORTED_PATHS;
         assert.deepEqual(records.map((r) => r.id), expected, `${provider} ${root}`);
@@ -132,7 +115,7 @@ describe('bundle sources: the four providers', () => {
   });
 
   it('records the licence and name the spec sets', async () => {
-    const records = await collect(source('sonniss', `${server.url}/listing/`, { name: 'sonniss-gdc-2024', license: 'Sonniss GDC 2024 licence, ML use not permitted' }));
+    const records = await collectRecords(source('sonniss', `${server.url}/listing/`, { name: 'sonniss-gdc-2024', license: 'Sonniss GDC 2024 licence, ML use not permitted' }));
     assert.equal(records.length, SORTED_PATHS.length);
     assert.ok(records.every((r) => r.source === 'sonniss-gdc-2024' && r.license === 'Sonniss GDC 2024 licence, ML use not permitted'));
   });
@@ -149,8 +132,8 @@ describe('bundle sources: the four providers', () => {
 describe('bundle source: directory listing', () => {
   it('crawls nested folders to the end, in byte order, the same as the folder itself, and fetches byte-exact', async () => {
     const listing = source('free-to-use-sounds', `${server.url}/listing/`);
-    const records = await collect(listing);
-    const local = await collect(source('free-to-use-sounds', tree));
+    const records = await collectRecords(listing);
+    const local = await collectRecords(source('free-to-use-sounds', tree));
     assert.deepEqual(records.map((r) => r.id), local.map((r) => r.id));
     assert.deepEqual(records.map((r) => [r.text, r.tags]), local.map((r) => [r.text, r.tags]));
     assert.equal(byId(records, 'Foley/Café Chairs – Scrape.wav').audio, 'url:Foley/Caf%C3%A9%20Chairs%20%E2%80%93%20Scrape.wav');
@@ -164,7 +147,7 @@ describe('bundle source: directory listing', () => {
     const expected = SORTED_PATHS;
     for (const root of [`${server.url}/redirect/3/listing/Foley/`, `${server.url}/slow/400/listing/Foley/`, `${server.url}/flaky/2/listing/`]) {
       const src = source('odeon', root);
-      const records = await collect(src);
+      const records = await collectRecords(src);
       const sub = root.includes('Foley') ? expected.filter((p) => p.startsWith('Foley/')).map((p) => p.slice('Foley/'.length)) : expected;
       assert.deepEqual(records.map((r) => r.id), sub, root);
       const first = records[0]!;
@@ -176,7 +159,7 @@ describe('bundle source: directory listing', () => {
 
   it('a body cut short is retried; one that never arrives whole is transient, not a clip failure', async () => {
     const src = source('we-sound-effects', `${server.url}/truncate/1/listing/`);
-    const records = await collect(src); // the first listing page came back cut short, and was asked again
+    const records = await collectRecords(src); // the first listing page came back cut short, and was asked again
     assert.deepEqual(records.map((r) => r.id), SORTED_PATHS);
     const whoosh = byId(records, 'Whoosh_Fast.aif');
     assert.ok((await fetchBytes(src, whoosh)).equals(files.get('Whoosh_Fast.aif')!));
@@ -189,7 +172,7 @@ describe('bundle source: directory listing', () => {
 
   it('refuses files over the size cap and reports missing files', async () => {
     const src = source('odeon', `${server.url}/listing/`);
-    const records = await collect(src);
+    const records = await collectRecords(src);
     const rain = byId(records, 'Ambience/Rain.on.Roof.v2.final.wav');
     await rejectsWith(fetchBytes(src, rain, { maxBytes: 1000 }), 'too_large', /announces \d+ bytes/);
     await rejectsWith(fetchBytes(src, { ...rain, id: 'ghost.wav', audio: 'url:ghost.wav' }), 'missing_file');
@@ -198,7 +181,7 @@ describe('bundle source: directory listing', () => {
   it('yields a file whose decoded name escapes, refuses it without a request, and ignores links that leave the listing', async () => {
     server.reset();
     const src = source('sonniss', `${server.url}/hostile/`);
-    const records = await collect(src);
+    const records = await collectRecords(src);
     assert.deepEqual(records.map((r) => r.id), ['../evil.wav', ...SORTED_PATHS].sort(compareUtf8));
     const evil = byId(records, '../evil.wav');
     assert.equal(evil.audio, 'url:..%2Fevil.wav');
@@ -217,7 +200,7 @@ describe('bundle source: zip over HTTP', () => {
   it('lists the central directory and extracts members byte-exact with Range requests, never the whole archive', async () => {
     server.reset();
     const src = source('sonniss', zipUrl());
-    const records = await collect(src);
+    const records = await collectRecords(src);
     const listed = server.bytesServed('/zip/');
     assert.ok(listed < 70_000, `listing read ${listed} bytes of ${zipBytes.length}`);
     const rain = byId(records, `${TOP}/Ambience/Rain.on.Roof.v2.final.wav`); // the deflated member
@@ -236,7 +219,7 @@ describe('bundle source: zip over HTTP', () => {
 
   it('refuses hostile member names and members over the cap without fetching them', async () => {
     const src = source('sonniss', zipUrl());
-    const records = await collect(src);
+    const records = await collectRecords(src);
     for (const id of ['../evil.wav', '../escape/evil2.wav']) await rejectsWith(src.materialise(byId(records, id), tmp, LIMITS), 'path_outside_collection');
     server.reset();
     await rejectsWith(fetchBytes(src, byId(records, `${TOP}/Foley/Door Slam 01.aiff`), { maxBytes: 10_000 }), 'too_large');
@@ -246,7 +229,7 @@ describe('bundle source: zip over HTTP', () => {
 
   it('follows a redirect to the archive and survives bodies cut short, central directory and member data alike', async () => {
     const src = source('sonniss', `${server.url}/redirect/2/truncate/2/zip/GDC%202024%20Bundle%201of9.zip`, { format: 'zip' });
-    const records = await collect(src); // its first two requests were cut short
+    const records = await collectRecords(src); // its first two requests were cut short
     assert.equal(records.length, SORTED_PATHS.length + 2);
     const whoosh = byId(records, `${TOP}/Whoosh_Fast.aif`);
     const expected = files.get('Whoosh_Fast.aif')!;
@@ -261,10 +244,10 @@ describe('bundle source: zip over HTTP', () => {
 
   it('downloads the archive whole, once, when the server ignores Range, within maxArchiveBytes', async () => {
     const url = `${server.url}/zip-norange/GDC%202024%20Bundle%201of9.zip`;
-    await assert.rejects(collect(source('sonniss', url, { maxArchiveBytes: 100_000 })), /over maxArchiveBytes/);
+    await assert.rejects(collectRecords(source('sonniss', url, { maxArchiveBytes: 100_000 })), /over maxArchiveBytes/);
     server.reset();
     const src = source('sonniss', url);
-    const records = await collect(src);
+    const records = await collectRecords(src);
     assert.equal(records.length, SORTED_PATHS.length + 2);
     const door = byId(records, `${TOP}/Foley/Door Slam 01.aiff`);
     assert.ok((await fetchBytes(src, door)).equals(files.get('Foley/Door Slam 01.aiff')!));
@@ -283,7 +266,7 @@ describe('bundle source: into the transcoder', () => {
     const releases: (() => Promise<void>)[] = [];
     for (const root of [`${server.url}/listing/`, `${server.url}/zip/GDC%202024%20Bundle%201of9.zip`]) {
       const src = source('odeon', root);
-      for (const record of await collect(src)) {
+      for (const record of await collectRecords(src)) {
         if (record.id.startsWith('..')) continue;
         const audio = await src.materialise(record, work, LIMITS);
         inputs.push({ id: `${inputs.length}`, path: audio.path });
