@@ -22,7 +22,28 @@ export class StoredMatrix {
 
   /** Reads and checks the header; `size` (bytes, e.g. from a listing) saves a HEAD request. */
   static async open(store: ObjectStore, key: string, size?: number): Promise<StoredMatrix> {
-    const header = await readHeader(store, key);
+    return StoredMatrix.checked(store, key, await readHeader(store, key), size);
+  }
+
+  /**
+   * Opens with one read of `buffer` (4-byte aligned) from the start of the object: the header and
+   * the whole rows after it, so a matrix that fits costs one request (one GET on S3, where a header
+   * read first would double the round trips of a scan). `head` views those rows in `buffer`.
+   */
+  static async openInto(store: ObjectStore, key: string, size: number, buffer: Buffer): Promise<{ matrix: StoredMatrix; head: Float32Array }> {
+    if (buffer.byteOffset % 4 !== 0) throw new Error('row buffer must be 4-byte aligned');
+    const got = await store.readRange(key, 0, buffer);
+    const header = parseNpyHeader(buffer.subarray(0, got)) ?? (await readHeader(store, key)); // a header longer than the buffer
+    const matrix = await StoredMatrix.checked(store, key, header, size);
+    // numpy pads headers to 64 bytes, so the rows are aligned; were they not, they are read again by readRows.
+    const whole = matrix.cols > 0 && header.dataOffset % 4 === 0 ? Math.floor((got - header.dataOffset) / matrix.rowBytes) : 0;
+    const count = Math.max(0, Math.min(whole, matrix.rows));
+    const head = count === 0 ? new Float32Array(0) : new Float32Array(buffer.buffer, buffer.byteOffset + header.dataOffset, count * matrix.cols);
+    return { matrix, head };
+  }
+
+  /** The matrix a header describes, once the object's size agrees with it. */
+  private static async checked(store: ObjectStore, key: string, header: NpyHeader, size: number | undefined): Promise<StoredMatrix> {
     if (header.shape.length !== 2) throw new Error(`${key}: expected a 2-D .npy (rows × cols), got shape (${header.shape.join(', ')})`);
     const [rows, cols] = header.shape as [number, number];
     if (cols === 0 && rows > 0) throw new Error(`${key}: .npy rows of zero columns are not supported`);

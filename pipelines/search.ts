@@ -146,16 +146,24 @@ interface ScanState {
 }
 
 async function scoreShard(store: ObjectStore, shard: ShardMatrix, index: number, q: Float32Array, { scorer, top, buffer, rowsPerBlock }: ScanState): Promise<void> {
-  const matrix = await StoredMatrix.open(store, shard.key, shard.size);
+  // The first read brings the header and the first rows: one request for a shard that fits the buffer.
+  const { matrix, head } = await StoredMatrix.openInto(store, shard.key, shard.size, buffer);
   if (matrix.rows > 0 && matrix.cols !== q.length) throw new Error(`${shard.key}: rows of ${matrix.cols} values, the query has ${q.length}`);
-  for (let first = 0; first < matrix.rows; first += rowsPerBlock) {
-    const count = Math.min(rowsPerBlock, matrix.rows - first);
-    const block = await matrix.readRows(first, count, buffer);
+  const scoreBlock = async (block: Float32Array, first: number, count: number): Promise<void> => {
     for (const { score, row } of await scorer.best(block, count, q, top.k)) {
       if (score < top.threshold) break; // best first: the rest of the block cannot enter either
       // order: shard-major, so equal scores rank by position in the dataset listing.
       top.push({ score, order: index * 2 ** 32 + first + row, shard: index, row: first + row });
     }
+  };
+  let first = 0;
+  for (const headRows = head.length / q.length; first < headRows; first += rowsPerBlock) {
+    const count = Math.min(rowsPerBlock, headRows - first);
+    await scoreBlock(head.subarray(first * q.length, (first + count) * q.length), first, count);
+  }
+  for (; first < matrix.rows; first += rowsPerBlock) {
+    const count = Math.min(rowsPerBlock, matrix.rows - first);
+    await scoreBlock(await matrix.readRows(first, count, buffer), first, count);
   }
 }
 

@@ -48,6 +48,34 @@ describe('StoredMatrix', () => {
     await assert.rejects(opened.readRows(0, 8, Buffer.alloc(7 * 20)), /cannot hold 8 rows/);
   });
 
+  test('openInto: one read brings the header and the rows that fit; the rest come by readRows', async () => {
+    const [rows, cols] = [37, 5];
+    const data = matrix(rows, cols);
+    await store.put('m/into.npy', encodeNpy(data, [rows, cols]));
+    const size = (await store.size('m/into.npy'))!;
+    // Counting the reads of a real LocalStore: instrumentation, the reads themselves are real.
+    let reads = 0;
+    const counted = new (class extends LocalStore {
+      override async readRange(key: string, offset: number, into: Uint8Array): Promise<number> {
+        reads++;
+        return super.readRange(key, offset, into);
+      }
+    })(root);
+    const whole = await StoredMatrix.openInto(counted, 'm/into.npy', size, Buffer.allocUnsafeSlow(4096));
+    assert.equal(reads, 1, 'a matrix that fits the buffer costs one read');
+    assert.deepEqual(whole.head, data);
+    const buffer = Buffer.allocUnsafeSlow(128 + 10 * 20 + 7); // header, 10 whole rows and part of one
+    const part = await StoredMatrix.openInto(counted, 'm/into.npy', size, buffer);
+    assert.equal(part.head.length, 10 * cols);
+    assert.deepEqual(part.head, data.subarray(0, 10 * cols));
+    assert.equal(part.head.buffer, buffer.buffer, 'a view of the buffer');
+    assert.deepEqual(await part.matrix.readRows(10, 27, Buffer.allocUnsafeSlow(27 * 20)), data.subarray(10 * cols));
+    // Smaller than the header: no rows yet, the header still read whole; a lying size still refused.
+    const tiny = await StoredMatrix.openInto(counted, 'm/into.npy', size, Buffer.allocUnsafeSlow(64));
+    assert.deepEqual([tiny.head.length, tiny.matrix.rows, tiny.matrix.cols], [0, rows, cols]);
+    await assert.rejects(StoredMatrix.openInto(counted, 'm/into.npy', size + 4, Buffer.allocUnsafeSlow(4096)), /more data than its shape|truncated/);
+  });
+
   test('an empty matrix opens with no rows', async () => {
     await store.put('m/empty.npy', encodeNpy(new Float32Array(0), [0, 512]));
     const opened = await StoredMatrix.open(store, 'm/empty.npy');
