@@ -60,6 +60,8 @@ export async function searchEmbeddings(store: ObjectStore, query: Float32Array, 
   // Excluded keys may occupy top rows: keep a few spare places so k real hits remain.
   const top = new TopK<Candidate>(k + exclude.size);
   const rowsPerBlock = Math.max(1, options.rowsPerBlock ?? Math.floor(BLOCK_BYTES / (q.length * 4)));
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
   const scorer = await BlockScorer.create();
   try {
     let next = 0;
@@ -76,7 +78,7 @@ export async function searchEmbeddings(store: ObjectStore, query: Float32Array, 
       }
     };
     // Every reader settles before the scorer is released.
-    const settled = await Promise.allSettled(Array.from({ length: Math.min(options.concurrency ?? 4, shards.length) }, reader));
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, shards.length) }, reader));
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
   } finally {

@@ -30,11 +30,12 @@ export function registerEmbeddingCommands(program: Command): void {
     .option('--split <split>', 'only train or test')
     .option('--clap-model <dir|id>', "text encoder for the query (default: the dataset's model from manifest.json)")
     .option('--device <device>', 'cpu, webgpu or cuda', 'cpu')
+    .option('--concurrency <n>', 'embedding matrices read at once (raise it for S3: each read waits a round trip)', '4')
     .option('--json', 'print the hits as JSON', false)
-    .action(async (text: string | undefined, options: { dataset: string; k: string; like?: string; split?: string; clapModel?: string; device: string; json: boolean }) => {
+    .action(async (text: string | undefined, options: { dataset: string; k: string; like?: string; split?: string; clapModel?: string; device: string; concurrency: string; json: boolean }) => {
       const store = openStore(normaliseDatasetUri(options.dataset));
       try {
-        const search = { k: parseNumber(options.k), ...(options.split ? { split: options.split } : {}) };
+        const search = { k: parseNumber(options.k), concurrency: parseNumber(options.concurrency), ...(options.split ? { split: options.split } : {}) };
         if (options.like) return printHits(await searchLike(store, options.like, search), options.json);
         if (!text) throw new Error('give a text query, or --like <key>');
         const model = options.clapModel ?? (await readManifest(store))?.embedding?.model;

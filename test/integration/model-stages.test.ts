@@ -9,12 +9,14 @@ import { forgeTinyT5 } from '../../infra/models/forge/t5.ts';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { openStore } from '../../infra/store/open-store.ts';
 import { runCrawl } from '../../pipelines/run-crawl.ts';
-import { searchLike } from '../../pipelines/search.ts';
+import { searchLike, searchText } from '../../pipelines/search.ts';
 import { verifyDataset } from '../../pipelines/verify.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 import { crawlJobSchema } from '../../schemas/jobs.ts';
+import { ClapEmbedder } from '../../workers/embed/clap-embedder.ts';
 import { embeddingKeys } from '../../workers/embed/layout.ts';
 import { makeTone } from '../helpers/audio-fixtures.ts';
+import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { readSamples, testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 
 const ctx = testQueueContext();
@@ -123,6 +125,32 @@ test('the dashboard searches the embeddings and plays the hits (HTTP and Chromiu
   await page.waitForFunction(() => Number(document.body.dataset.updates) > 2);
   assert.equal(await form.locator('li.hit').count(), 7, 'results survive live updates');
   await page.screenshot({ path: join(process.cwd(), 'test-artifacts', 'dashboard-search.png'), fullPage: true });
+});
+
+test('clapset search: text with the model the manifest names, --like, JSON hits best first; a bad option is a clear error', async () => {
+  const samples = await readSamples(openStore(dataset));
+  const keys = new Set(samples.map((s) => s.key));
+  type Hit = { key: string; score: number; shard: string; row: number };
+  const text = await runCli(['search', 'gentle rain on a roof', '--dataset', dataset, '--k', '3', '--json'], process.env);
+  assert.equal(text.code, 0, text.stderr);
+  const hits = lastJsonLine<Hit[]>(text.stdout);
+  assert.equal(hits.length, 3);
+  assert.ok(hits.every((h) => keys.has(h.key)), 'every hit is a sample of the dataset');
+  assert.ok(hits[0]!.score >= hits[1]!.score && hits[1]!.score >= hits[2]!.score, 'best first');
+  // The CLI embeds the query with the dataset's own text encoder: the same ranking as the library.
+  const embedder = await ClapEmbedder.load(join(work, 'clap'), { device: 'cpu' });
+  const expected = await searchText(openStore(dataset), embedder, 'gentle rain on a roof', { k: 3 }).finally(() => embedder.close());
+  assert.deepEqual(hits.map((h) => h.key), expected.map((h) => h.key));
+
+  const original = samples.find((s) => s.json.provider_id === 'Rain/Clip_2.wav')!;
+  const copy = samples.find((s) => s.json.provider_id === 'Birds/Same_as_rain.wav')!;
+  const like = await runCli(['search', '--like', original.key, '--dataset', dataset, '--k', '1', '--concurrency', '2'], process.env);
+  assert.equal(like.code, 0, like.stderr);
+  assert.match(like.stdout, new RegExp(`^ +1\\. 1\\.0000  ${copy.key}  \\(train/`, 'm'));
+
+  const bad = await runCli(['search', 'rain', '--dataset', dataset, '--concurrency', '0'], process.env);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /concurrency must be a positive integer, got 0/);
 });
 
 test('verify reports a cut or reshaped embedding matrix (runs last: it tampers with the dataset)', async () => {

@@ -129,6 +129,8 @@ describe('searchEmbeddings', () => {
   test('a zero query, or one of the wrong size, is an error', async () => {
     await assert.rejects(searchEmbeddings(store, new Float32Array(DIM)), /zero/);
     await assert.rejects(searchEmbeddings(store, new Float32Array(8).fill(1)), /query has 8/);
+    await assert.rejects(searchEmbeddings(store, query, { concurrency: 0 }), /concurrency must be a positive integer, got 0/);
+    await assert.rejects(searchEmbeddings(store, query, { k: 0 }), /k must be a positive integer/);
   });
 });
 
