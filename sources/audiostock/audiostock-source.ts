@@ -8,8 +8,10 @@
 import type { ClipRecord } from '../../schemas/clip.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import type { AudiostockSourceSpec } from '../../schemas/source-spec.ts';
-import { createHttpClient, type HttpClient } from '../../infra/http/client.ts';
-import { definePolicy, hostsOf } from '../../infra/http/policy.ts';
+import type { HttpClient } from '../../infra/http/client.ts';
+import { hostsOf } from '../../infra/http/policy.ts';
+import { parseIntegerCursor } from '../cursor.ts';
+import { providerClient } from '../provider-client.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import { log } from '../../infra/log.ts';
@@ -30,11 +32,7 @@ export class AudiostockSource implements ResumableSource {
   constructor(spec: AudiostockSourceSpec, context: SourceContext) {
     this.#spec = spec;
     this.name = spec.name;
-    this.#client = createHttpClient({
-      redis: context.redis,
-      prefix: context.prefix,
-      policy: definePolicy({ ...context.http, provider: 'audiostock', allowedHosts: [...hostsOf(spec.listUrl.replace('{page}', '1')), ...spec.mediaHosts], rate: spec.rate }),
-    });
+    this.#client = providerClient(context, { provider: 'audiostock', allowedHosts: [...hostsOf(spec.listUrl.replace('{page}', '1')), ...spec.mediaHosts], rate: spec.rate });
   }
 
   async *records(cursor?: string): AsyncGenerator<ClipRecord> {
@@ -42,7 +40,7 @@ export class AudiostockSource implements ResumableSource {
   }
 
   async *crawl(cursor?: string): AsyncGenerator<CrawlItem> {
-    const from = parseCursor(cursor);
+    const from = parseIntegerCursor('audiostock', cursor, { page: -Infinity, index: -Infinity }, '{"page":p,"index":i}');
     let page = from?.page ?? this.#spec.firstPage;
     let skipThrough = from?.index ?? -1;
     for (let pages = 0; this.#spec.maxPages === undefined || pages < this.#spec.maxPages; pages++, page++) {
@@ -100,15 +98,4 @@ export class AudiostockSource implements ResumableSource {
 
 export function createAudiostockSource(spec: AudiostockSourceSpec, context: SourceContext): AudiostockSource {
   return new AudiostockSource(spec, context);
-}
-
-function parseCursor(cursor: string | undefined): Cursor | null {
-  if (cursor === undefined) return null;
-  try {
-    const c = JSON.parse(cursor) as Partial<Cursor>;
-    if (Number.isInteger(c.page) && Number.isInteger(c.index)) return c as Cursor;
-  } catch {
-    // fall through
-  }
-  throw new Error(`audiostock: bad resume cursor ${JSON.stringify(cursor)} (expected {"page":p,"index":i})`);
 }

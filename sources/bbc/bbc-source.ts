@@ -9,8 +9,9 @@ import { parse } from 'csv-parse/sync';
 import type { ClipRecord } from '../../schemas/clip.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import type { BbcSourceSpec } from '../../schemas/source-spec.ts';
-import { createHttpClient, type HttpClient } from '../../infra/http/client.ts';
-import { definePolicy, hostsOf } from '../../infra/http/policy.ts';
+import type { HttpClient } from '../../infra/http/client.ts';
+import { hostsOf } from '../../infra/http/policy.ts';
+import { providerClient } from '../provider-client.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import type { CrawlItem, ResumableSource, SourceContext } from '../registry.ts';
@@ -27,14 +28,10 @@ export class BbcSource implements ResumableSource {
   constructor(spec: BbcSourceSpec, context: SourceContext) {
     this.#spec = spec;
     this.name = spec.name;
-    this.#client = createHttpClient({
-      redis: context.redis,
-      prefix: context.prefix,
-      policy: definePolicy({ ...context.http,
-        provider: 'bbc',
-        allowedHosts: [...hostsOf(spec.index, spec.mediaBase, spec.mode === 'search' ? spec.searchApi : undefined), ...spec.mediaHosts],
-        rate: spec.rate,
-      }),
+    this.#client = providerClient(context, {
+      provider: 'bbc',
+      allowedHosts: [...hostsOf(spec.index, spec.mediaBase, spec.mode === 'search' ? spec.searchApi : undefined), ...spec.mediaHosts],
+      rate: spec.rate,
     });
   }
 

@@ -7,8 +7,10 @@
 import type { ClipRecord } from '../../schemas/clip.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import type { EpidemicSourceSpec } from '../../schemas/source-spec.ts';
-import { createHttpClient, type HttpClient } from '../../infra/http/client.ts';
-import { definePolicy, hostsOf } from '../../infra/http/policy.ts';
+import type { HttpClient } from '../../infra/http/client.ts';
+import { hostsOf } from '../../infra/http/policy.ts';
+import { parseIntegerCursor } from '../cursor.ts';
+import { providerClient } from '../provider-client.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import type { CrawlItem, ResumableSource, SourceContext } from '../registry.ts';
@@ -30,11 +32,7 @@ export class EpidemicSource implements ResumableSource {
   constructor(spec: EpidemicSourceSpec, context: SourceContext) {
     this.#spec = spec;
     this.name = spec.name;
-    this.#client = createHttpClient({
-      redis: context.redis,
-      prefix: context.prefix,
-      policy: definePolicy({ ...context.http, provider: 'epidemic', allowedHosts: [...hostsOf(spec.siteBase), ...spec.mediaHosts], rate: spec.rate }),
-    });
+    this.#client = providerClient(context, { provider: 'epidemic', allowedHosts: [...hostsOf(spec.siteBase), ...spec.mediaHosts], rate: spec.rate });
   }
 
   async *records(cursor?: string): AsyncGenerator<ClipRecord> {
@@ -42,7 +40,7 @@ export class EpidemicSource implements ResumableSource {
   }
 
   async *crawl(cursor?: string): AsyncGenerator<CrawlItem> {
-    const from = parseCursor(cursor);
+    const from = parseIntegerCursor('epidemic', cursor, { category: -Infinity, page: 1, index: -Infinity }, '{"category":c,"page":p,"index":i}');
     const options = { source: this.name, license: this.#spec.license };
     for (let category = from?.category ?? 0; category < this.#spec.categories.length; category++) {
       const name = this.#spec.categories[category]!;
@@ -89,15 +87,4 @@ export class EpidemicSource implements ResumableSource {
 
 export function createEpidemicSource(spec: EpidemicSourceSpec, context: SourceContext): EpidemicSource {
   return new EpidemicSource(spec, context);
-}
-
-function parseCursor(cursor: string | undefined): Cursor | null {
-  if (cursor === undefined) return null;
-  try {
-    const c = JSON.parse(cursor) as Partial<Cursor>;
-    if ([c.category, c.page, c.index].every((n) => Number.isInteger(n)) && c.page! >= 1) return c as Cursor;
-  } catch {
-    // fall through
-  }
-  throw new Error(`epidemic: bad resume cursor ${JSON.stringify(cursor)} (expected {"category":c,"page":p,"index":i})`);
 }

@@ -9,9 +9,11 @@
 import type { ClipRecord } from '../../schemas/clip.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import type { FreesoundSourceSpec } from '../../schemas/source-spec.ts';
-import { createHttpClient, type HttpClient } from '../../infra/http/client.ts';
+import type { HttpClient } from '../../infra/http/client.ts';
 import { HttpStatusError } from '../../infra/http/errors.ts';
-import { definePolicy, hostsOf } from '../../infra/http/policy.ts';
+import { hostsOf } from '../../infra/http/policy.ts';
+import { parseIntegerCursor } from '../cursor.ts';
+import { providerClient } from '../provider-client.ts';
 import { registerSecret, safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import { log } from '../../infra/log.ts';
@@ -42,17 +44,9 @@ export class FreesoundSource implements ResumableSource {
     this.#env = context.env ?? process.env;
     const apiHosts = hostsOf(spec.apiBase);
     // One limiter per API: every source using Freesound spends the same key's quota.
-    this.#api = createHttpClient({
-      redis: context.redis,
-      prefix: context.prefix,
-      // The download endpoint may redirect to the CDN, so the API client may follow there too.
-      policy: definePolicy({ ...context.http, provider: 'freesound', allowedHosts: [...apiHosts, ...spec.mediaHosts], rate: spec.rate }),
-    });
-    this.#media = createHttpClient({
-      redis: context.redis,
-      prefix: context.prefix,
-      policy: definePolicy({ ...context.http, provider: 'freesound-media', allowedHosts: [...spec.mediaHosts], rate: spec.mediaRate }),
-    });
+    // The download endpoint may redirect to the CDN, so the API client may follow there too.
+    this.#api = providerClient(context, { provider: 'freesound', allowedHosts: [...apiHosts, ...spec.mediaHosts], rate: spec.rate });
+    this.#media = providerClient(context, { provider: 'freesound-media', allowedHosts: [...spec.mediaHosts], rate: spec.mediaRate });
     this.#oauth = new FreesoundOAuth(this.#api, spec.apiBase, spec.oauthEnv, this.#env, { redis: context.redis, prefix: context.prefix });
   }
 
@@ -62,7 +56,7 @@ export class FreesoundSource implements ResumableSource {
 
   async *crawl(cursor?: string): AsyncGenerator<CrawlItem> {
     const key = this.#apiKey();
-    const from = parseCursor(cursor);
+    const from = parseIntegerCursor('freesound', cursor, { page: 1, index: -1 }, '{"page":n,"index":i}');
     let page = from?.page ?? 1;
     let skipThrough = from?.index ?? -1;
     let url: URL | null = searchUrl(this.#spec, page);
@@ -150,17 +144,6 @@ export class FreesoundSource implements ResumableSource {
 
 export function createFreesoundSource(spec: FreesoundSourceSpec, context: SourceContext): FreesoundSource {
   return new FreesoundSource(spec, context);
-}
-
-function parseCursor(cursor: string | undefined): Cursor | null {
-  if (cursor === undefined) return null;
-  try {
-    const value = JSON.parse(cursor) as Partial<Cursor>;
-    if (Number.isInteger(value.page) && value.page! >= 1 && Number.isInteger(value.index) && value.index! >= -1) return { page: value.page!, index: value.index! };
-  } catch {
-    // fall through
-  }
-  throw new Error(`freesound: bad resume cursor ${JSON.stringify(cursor)} (expected {"page":n,"index":i})`);
 }
 
 function detailOf(response: { text(): string }): string {
