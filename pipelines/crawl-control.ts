@@ -37,13 +37,19 @@ export async function submitCrawl(ctx: QueueContext, store: ObjectStore, crawl: 
 /** Polls the crawl job until it finishes, reporting progress; rejects with its failure reason. */
 export async function waitForCrawl(ctx: QueueContext, id: string, onProgress: (p: Partial<CrawlProgress>) => void): Promise<CrawlSummary> {
   const queue = openQueue(ctx, 'crawl');
+  const gone = () => new Error(`crawl job ${id} is gone from Redis (were its keys deleted?); rerun the crawl with --resume`);
   try {
     for (;;) {
       const job = await Job.fromId(queue, id);
-      if (!job) throw new Error(`crawl job ${id} is gone from Redis (were its keys deleted?); rerun the crawl with --resume`);
+      if (!job) throw gone();
       if (typeof job.progress === 'object') onProgress(job.progress as Partial<CrawlProgress>);
       const state = await job.getState();
-      if (state === 'completed') return job.returnvalue as CrawlSummary;
+      if (state === 'completed') {
+        // Fetched again: the copy above may predate the completion, and so lack the return value.
+        const completed = await Job.fromId(queue, id);
+        if (!completed) throw gone();
+        return completed.returnvalue as CrawlSummary;
+      }
       if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) throw new Error(`crawl failed: ${job.failedReason}`);
       await new Promise((r) => setTimeout(r, 200));
     }
