@@ -3,7 +3,7 @@
  * 4 beams, length penalty 1.5, no-repeat 3-grams), with batch size 1 as the baseline measured in the
  * same run, plus the decoder without its key/value cache at batch 8.
  *
- * The model is clapset's TINY GENERATED T5 (infra/models/forge/t5.ts: untrained, d_model 32), forged
+ * The model is clapset's TINY GENERATED T5 (demo/forge/t5.ts: untrained, d_model 32), forged
  * into a temp folder: the numbers measure the pipeline — tokeniser, session calls, beam search — not
  * a real T5, whose decoder dominates. Pass --model <dir-or-id> to time a real export instead.
  * Usage: node --import tsx bench/caption.bench.ts [--clips 256] [--threads 2] [--rounds 3] [--model dir]
@@ -12,8 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { forgeTinyT5 } from '../infra/models/forge/t5.ts';
-import { T5Model } from '../infra/models/t5-model.ts';
+import { forgeTinyT5 } from '../demo/forge/t5.ts';
+import { T5Model } from '../workers/caption/t5-model.ts';
 import { resolveModelDir } from '../infra/models/model-dir.ts';
 import { beamSearch } from '../workers/caption/beam-search.ts';
 import { createCaptioner } from '../workers/caption/captioner.ts';

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { npyRowStream } from '../infra/npy.ts';
 import { encodeMetadataParquet } from '../infra/parquet.ts';
 import { LocalStore } from '../infra/store/local-store.ts';
-import { searchEmbeddings } from '../pipelines/search.ts';
+import { searchEmbeddings } from '../search/search.ts';
 import { clipFeatures } from '../workers/embed/fusion.ts';
 import type { Truncation } from '../workers/embed/mel-config.ts';
 import { embeddingKeys } from '../workers/embed/layout.ts';

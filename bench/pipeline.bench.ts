@@ -15,8 +15,8 @@ import { runFfmpeg } from '../infra/ffmpeg/run-ffmpeg.ts';
 import { STAGES } from '../infra/queues.ts';
 import { connectRedis, deletePrefixedKeys } from '../infra/redis/connection.ts';
 import { ensureRedis } from '../infra/redis/local-redis.ts';
-import { spawnLocalWorkers } from '../pipelines/local-workers.ts';
-import { runCrawl } from '../pipelines/run-crawl.ts';
+import { spawnLocalWorkers } from '../crawl/local-workers.ts';
+import { runCrawl } from '../crawl/run-crawl.ts';
 import { configFromEnv } from '../schemas/config.ts';
 import { crawlJobSchema } from '../schemas/jobs.ts';
 

@@ -2,8 +2,8 @@ import { Gauge, Registry } from 'prom-client';
 import type { QueueContext } from '../infra/queues.ts';
 import { readStageMetrics } from '../infra/stage-metrics.ts';
 import { readHttpCounters } from '../infra/http/index.ts';
-import { readLiveStats } from '../pipelines/live-stats.ts';
-import { readPipelineStatus } from '../pipelines/queue-status.ts';
+import { readLiveStats } from '../workers/shard/live-stats.ts';
+import { readPipelineStatus } from '../crawl/queue-status.ts';
 
 /**
  * Prometheus metrics computed at scrape time from Redis (queue counts, the workers' cumulative

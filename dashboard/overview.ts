@@ -2,12 +2,13 @@ import type { QueueContext } from '../infra/queues.ts';
 import { redact } from '../infra/log.ts';
 import { readStageMetrics } from '../infra/stage-metrics.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
-import { LAION_AUDIO_630K } from '../pipelines/dataset-card.ts';
-import { readJson, readManifest, STATS_KEY } from '../pipelines/finalise.ts';
-import { readLiveShards, readLiveStats, readRecentFailures } from '../pipelines/live-stats.ts';
-import { readPipelineStatus } from '../pipelines/queue-status.ts';
+import { LAION_AUDIO_630K } from '../dataset/dataset-card.ts';
+import { readManifest } from '../dataset/finalise.ts';
+import { readLiveShards, readLiveStats, readRecentFailures } from '../workers/shard/live-stats.ts';
+import { readPipelineStatus } from '../crawl/queue-status.ts';
 import { datasetStatsSchema } from '../schemas/stats.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
+import { readJson, STATS_KEY } from '../infra/store/dataset-layout.ts';
 
 export interface DashboardDataset {
   uri: string;

@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { resolveModelDir } from '../infra/models/model-dir.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
-import { readManifest } from '../pipelines/finalise.ts';
-import { searchLike, searchText, type SearchHit } from '../pipelines/search.ts';
+import { readManifest } from '../dataset/finalise.ts';
+import { searchLike, searchText, type SearchHit } from '../search/search.ts';
 import { ClapEmbedder } from '../workers/embed/clap-embedder.ts';
 
 /** Text or `like` search for the dashboard, with one CLAP text encoder per model loaded on first use. */

@@ -9,7 +9,7 @@ import { errorMessage } from '../infra/log.ts';
 import { openQueue, STAGES, type QueueContext } from '../infra/queues.ts';
 import { NotFoundError, safeKey } from '../infra/store/object-store.ts';
 import { openStore } from '../infra/store/open-store.ts';
-import { liveDatasets } from '../pipelines/live-stats.ts';
+import { liveDatasets } from '../workers/shard/live-stats.ts';
 import type { Config } from '../schemas/config.ts';
 import { checkBinding, tokenGuard } from './auth.ts';
 import { createMetricsRegistry } from './metrics.ts';

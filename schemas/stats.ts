@@ -10,7 +10,7 @@ export const sourceTallySchema = z.object({
   failed: counts,
   filtered: counts,
   licenses: counts,
-  /** Counts per length bin; bin edges are `LENGTH_BIN_EDGES` (see pipelines/length-histogram.ts). */
+  /** Counts per length bin; bin edges are `LENGTH_BIN_EDGES` (see workers/shard/tally.ts). */
   histogram: z.array(z.number().int().min(0)),
 });
 export type SourceTally = z.infer<typeof sourceTallySchema>;

@@ -1,6 +1,6 @@
 import { createHttpClient, type HttpClient } from '../infra/http/client.ts';
 import { definePolicy, type HttpPolicy } from '../infra/http/policy.ts';
-import type { SourceContext } from './registry.ts';
+import type { SourceContext } from './source.ts';
 
 /**
  * A provider's polite HTTP client: its rate limit shared through the context's Redis, the

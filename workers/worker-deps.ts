@@ -5,9 +5,10 @@ import type { CaptionSpec, EmbedSpec } from '../schemas/dataset.ts';
 import { resolveModelDir } from '../infra/models/model-dir.ts';
 import { ClapEmbedder } from './embed/clap-embedder.ts';
 import type { Device } from '../infra/models/devices.ts';
-import { createCaptioner, type Captioner } from './caption/captioner.ts';
+import { createCaptioner } from './caption/captioner.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
 import { openStore } from '../infra/store/open-store.ts';
+import type { Captioner } from './caption/captioner-types.ts';
 
 /** What every stage processor needs from its process, opened once and shared by its jobs. */
 export interface WorkerDeps {

@@ -1,4 +1,4 @@
-import { CLAPSET_VERSION } from '../../pipelines/version.ts';
+import { CLAPSET_VERSION } from '../version.ts';
 
 /**
  * An identifiable User-Agent, `clapset/<version> (+<contact>)`, so a provider's operator can tell who

@@ -5,8 +5,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import type { ObjectStore, StoredObject } from './object-store.ts';
-import { NotFoundError, safeKey, UnsafeKeyError } from './object-store.ts';
+import { type ObjectStore, type StoredObject, NotFoundError, safeKey, UnsafeKeyError } from './object-store.ts';
 
 // Temp files live next to their target (same filesystem, so rename is atomic) under this marker,
 // which `list` skips: a reader never sees a half-written object.

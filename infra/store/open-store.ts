@@ -1,12 +1,9 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../../schemas/config.ts';
-import { configFromEnv } from '../../schemas/config.ts';
+import { type Config, configFromEnv } from '../../schemas/config.ts';
 import { LocalStore } from './local-store.ts';
-import type { ObjectStore } from './object-store.ts';
-import { safeKey } from './object-store.ts';
-import type { S3StoreOptions } from './s3-store.ts';
-import { S3Store } from './s3-store.ts';
+import { type ObjectStore, safeKey } from './object-store.ts';
+import { type S3StoreOptions, S3Store } from './s3-store.ts';
 
 /**
  * Opens the store a dataset URI names: `s3://bucket/optional/prefix` → S3Store (endpoint, region and

@@ -10,10 +10,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Config } from '../../schemas/config.ts';
-import { configFromEnv } from '../../schemas/config.ts';
-import type { ObjectStore, StoredObject } from './object-store.ts';
-import { NotFoundError, safeKey, UnsafeKeyError } from './object-store.ts';
+import { type Config, configFromEnv } from '../../schemas/config.ts';
+import { type ObjectStore, type StoredObject, NotFoundError, safeKey, UnsafeKeyError } from './object-store.ts';
 
 export interface S3StoreOptions {
   /** Endpoint, region and path style; defaults to `configFromEnv().s3`. Credentials never come from here. */

@@ -15,8 +15,7 @@ import { providerClient } from '../provider-client.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import { log } from '../../infra/log.ts';
-import type { CrawlItem, ResumableSource, SourceContext } from '../registry.ts';
-import type { LocalAudio } from '../source.ts';
+import type { LocalAudio, CrawlItem, ResumableSource, SourceContext } from '../source.ts';
 import { parseListing, titleWithoutNumber, type ListingItem } from './listing.ts';
 
 interface Cursor {

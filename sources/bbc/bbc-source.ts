@@ -14,8 +14,7 @@ import { hostsOf } from '../../infra/http/policy.ts';
 import { providerClient } from '../provider-client.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
-import type { CrawlItem, ResumableSource, SourceContext } from '../registry.ts';
-import type { LocalAudio } from '../source.ts';
+import type { LocalAudio, CrawlItem, ResumableSource, SourceContext } from '../source.ts';
 import { recordFromCsvRow, recordFromSearchResult } from './records.ts';
 
 const MAX_INDEX_BYTES = 256 * 1024 ** 2;

@@ -13,8 +13,7 @@ import { parseIntegerCursor } from '../cursor.ts';
 import { providerClient } from '../provider-client.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
-import type { CrawlItem, ResumableSource, SourceContext } from '../registry.ts';
-import type { LocalAudio } from '../source.ts';
+import type { LocalAudio, CrawlItem, ResumableSource, SourceContext } from '../source.ts';
 import { orderedTrackIds, recordFromTrack } from './records.ts';
 
 /** The last yielded track: category index, page (from 1), position in the page's ordered ids. */

@@ -4,8 +4,7 @@
  * time (and counted there). Whatever is none of these is lost; whatever shows up twice is a
  * duplicate.
  */
-import type { TruthEntry } from './catalogue.ts';
-import { truthKey } from './catalogue.ts';
+import { type TruthEntry, truthKey } from './catalogue.ts';
 
 export interface SampleSeen {
   source: string;

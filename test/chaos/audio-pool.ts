@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
-import type { AudioOverride } from '../fixtures/providers/common.ts';
-import { makeTextAsWav, makeTone, makeTruncated, makeZeroByte, type ToneSpec } from '../helpers/audio-fixtures.ts';
+import type { AudioOverride } from '../../demo/providers/common.ts';
+import { makeTone, type ToneSpec } from '../../demo/providers/tone.ts';
+import { makeTextAsWav, makeTruncated, makeZeroByte } from '../helpers/audio-fixtures.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 
 /** What a clip must end as: a sample, a filtered clip, or a counted failure (reason when it is certain). */

@@ -5,9 +5,9 @@
  * a disallowed host, oversize downloads). Alongside comes the ground truth: every distinct record
  * the providers offer and what must become of it.
  */
-import { LICENSE_URLS, type FixtureSound } from '../fixtures/providers/freesound-server.ts';
-import type { BbcRow } from '../fixtures/providers/bbc-server.ts';
-import type { FileFault } from '../fixtures/providers/common.ts';
+import { LICENSE_URLS, type FixtureSound } from '../../demo/providers/freesound-server.ts';
+import type { BbcRow } from '../../demo/providers/bbc-server.ts';
+import type { FileFault } from '../../demo/providers/common.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 import type { AudioPool, Expectation, PoolFile } from './audio-pool.ts';
 

@@ -15,7 +15,7 @@
 import { Agent, createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isLoopback } from '../../dashboard/auth.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
-import { listenOnLoopback } from '../fixtures/providers/common.ts';
+import { listenOnLoopback } from '../../demo/providers/common.ts';
 
 export type FaultKind = 'error-before' | 'error-after' | 'reset';
 

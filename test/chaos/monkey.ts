@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LocalWorkers } from '../../pipelines/local-workers.ts';
+import type { LocalWorkers } from '../../crawl/local-workers.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 
 export interface ChaosEvent {

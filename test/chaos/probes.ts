@@ -11,7 +11,7 @@ import type { HttpCounter } from '../../infra/http/counters.ts';
 import type { QueueContext } from '../../infra/queues.ts';
 import { safeKey, type ObjectStore } from '../../infra/store/object-store.ts';
 import type { Config } from '../../schemas/config.ts';
-import type { SlidingWindowCounter } from '../fixtures/providers/common.ts';
+import type { SlidingWindowCounter } from '../../demo/providers/common.ts';
 import { countSecrets } from './accounting.ts';
 import type { Rates } from './providers.ts';
 

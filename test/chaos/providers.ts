@@ -5,12 +5,12 @@
  * jobs that read from them.
  */
 import type { RateWindow } from '../../infra/http/policy.ts';
-import { sampleKey } from '../../pipelines/sample-key.ts';
-import { assignSplit } from '../../pipelines/split.ts';
+import { sampleKey } from '../../crawl/sample-key.ts';
+import { assignSplit } from '../../crawl/split.ts';
 import { crawlJobSchema, type CrawlJob } from '../../schemas/jobs.ts';
-import { startBbcFixture, type BbcFixture } from '../fixtures/providers/bbc-server.ts';
-import { sendText, startHttpServer } from '../fixtures/providers/common.ts';
-import { startFreesoundFixture, type FreesoundFixture } from '../fixtures/providers/freesound-server.ts';
+import { startBbcFixture, type BbcFixture } from '../../demo/providers/bbc-server.ts';
+import { sendText, startHttpServer } from '../../demo/providers/common.ts';
+import { startFreesoundFixture, type FreesoundFixture } from '../../demo/providers/freesound-server.ts';
 import type { AudioPool } from './audio-pool.ts';
 import { makeCatalogue, type Catalogue } from './catalogue.ts';
 

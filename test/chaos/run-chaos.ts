@@ -21,12 +21,12 @@ import { STAGES, type QueueContext } from '../../infra/queues.ts';
 import { connectRedis, deletePrefixedKeys } from '../../infra/redis/connection.ts';
 import type { ObjectStore } from '../../infra/store/object-store.ts';
 import { openStore } from '../../infra/store/open-store.ts';
-import type { CrawlSummary } from '../../pipelines/crawl.ts';
-import { submitCrawl, waitForCrawl } from '../../pipelines/crawl-control.ts';
-import type { DatasetStatsWithExclusions } from '../../pipelines/crawl-exclusions.ts';
-import { readAllShardStats, readJson, STATS_KEY } from '../../pipelines/finalise.ts';
-import { spawnLocalWorkers } from '../../pipelines/local-workers.ts';
-import { verifyDataset, type VerifyReport } from '../../pipelines/verify.ts';
+import type { CrawlSummary } from '../../crawl/crawl.ts';
+import { submitCrawl, waitForCrawl } from '../../crawl/crawl-control.ts';
+import type { DatasetStatsWithExclusions } from '../../crawl/crawl-exclusions.ts';
+import { readAllShardStats } from '../../dataset/finalise.ts';
+import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
+import { verifyDataset, type VerifyReport } from '../../dataset/verify.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 import type { CrawlJob } from '../../schemas/jobs.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
@@ -38,6 +38,7 @@ import { s3ErrorBody, startFaultProxy, type FaultProxyStats } from './fault-prox
 import { drawMoment, startMonkey, WorkerPool, type ChaosEvent, type FiredEvent, type Window } from './monkey.ts';
 import { awaitFullWindow, checkDashboardToken, countDoneShards, inspectBucket, pollDashboard, scanLogs, sumCounter, sumCounters, windowStats, type Counters } from './probes.ts';
 import { crawlJobs, plannedShards, startProviders, type Rates } from './providers.ts';
+import { readJson, STATS_KEY } from '../../infra/store/dataset-layout.ts';
 
 export interface ChaosOptions {
   seed: string;

@@ -8,7 +8,8 @@ import type { QueueContext } from '../../infra/queues.ts';
 import { connectRedis, deletePrefixedKeys } from '../../infra/redis/connection.ts';
 import type { ObjectStore } from '../../infra/store/object-store.ts';
 import { SPLITS } from '../../schemas/dataset.ts';
-import { makeTextAsWav, makeTone, makeTruncated, makeZeroByte, type ToneSpec } from './audio-fixtures.ts';
+import { makeTone, type ToneSpec } from '../../demo/providers/tone.ts';
+import { makeTextAsWav, makeTruncated, makeZeroByte } from './audio-fixtures.ts';
 
 export const TEST_REDIS_URL = process.env.CLAPSET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 

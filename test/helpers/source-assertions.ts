@@ -1,7 +1,6 @@
 // Assertions shared by the source adapters' tests.
 import assert from 'node:assert/strict';
-import type { ClipRecord } from '../../schemas/clip.ts';
-import { clipRecordSchema } from '../../schemas/clip.ts';
+import { type ClipRecord, clipRecordSchema } from '../../schemas/clip.ts';
 import { ClipError, type FailureReason } from '../../schemas/failure.ts';
 
 /** Every record a source lists, each checked against the record schema. */

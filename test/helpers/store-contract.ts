@@ -9,8 +9,7 @@ import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'node:test';
-import type { ObjectStore } from '../../infra/store/object-store.ts';
-import { NotFoundError } from '../../infra/store/object-store.ts';
+import { type ObjectStore, NotFoundError } from '../../infra/store/object-store.ts';
 
 const MIB = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 /**
- * K2C with real ONNX Runtime sessions over the tiny T5 the project forges (infra/models/forge/t5.ts),
+ * K2C with real ONNX Runtime sessions over the tiny T5 the project forges (demo/forge/t5.ts),
  * in the published layout, so the loading code is the one a real model folder goes through.
  */
 import assert from 'node:assert/strict';
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AutoModelForSeq2SeqLM, AutoTokenizer } from '@huggingface/transformers';
 import { DeviceUnavailableError, parseDevice, probeDevices } from '../../infra/models/devices.ts';
-import { forgeTinyT5, TINY_T5 } from '../../infra/models/forge/t5.ts';
-import { T5Model } from '../../infra/models/t5-model.ts';
+import { forgeTinyT5, TINY_T5 } from '../../demo/forge/t5.ts';
+import { T5Model } from '../../workers/caption/t5-model.ts';
 import { beamSearch, type BeamSearchOptions } from '../../workers/caption/beam-search.ts';
 import { applyCaptions, captionClips } from '../../workers/caption/caption-clips.ts';
 import { createCaptioner } from '../../workers/caption/captioner.ts';

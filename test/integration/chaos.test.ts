@@ -12,7 +12,7 @@ import { truthKey, type TruthEntry } from '../chaos/catalogue.ts';
 import { startFaultProxy } from '../chaos/fault-proxy.ts';
 import { CI_RUN, runChaos } from '../chaos/run-chaos.ts';
 import { chaosProblems } from '../chaos/verdict.ts';
-import { readBody, sendText, startHttpServer } from '../fixtures/providers/common.ts';
+import { readBody, sendText, startHttpServer } from '../../demo/providers/common.ts';
 import { TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 
 test('a crawl through corrupt audio, hostile metadata, provider and S3 faults, killed workers and a Redis wipe loses nothing', { timeout: 150_000 }, async () => {

@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import tar from 'tar-stream';
 import { tarStream } from '../../workers/shard/tar-writer.ts';
-import { makeTextAsWav, makeTone } from '../helpers/audio-fixtures.ts';
+import { makeTone } from '../../demo/providers/tone.ts';
+import { makeTextAsWav } from '../helpers/audio-fixtures.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 

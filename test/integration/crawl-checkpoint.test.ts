@@ -14,9 +14,9 @@ import { after, before, test } from 'node:test';
 import { STAGES } from '../../infra/queues.ts';
 import { deletePrefixedKeys } from '../../infra/redis/connection.ts';
 import { openStore } from '../../infra/store/open-store.ts';
-import { spawnLocalWorkers } from '../../pipelines/local-workers.ts';
+import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
 import { licenseId } from '../../sources/freesound/license.ts';
-import { startFreesoundFixture, type FreesoundFixture } from '../fixtures/providers/freesound-server.ts';
+import { startFreesoundFixture, type FreesoundFixture } from '../../demo/providers/freesound-server.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { readSamples, testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { clipRecordSchema, type ClipRecord } from '../../schemas/clip.ts';
-import { startFreesoundFixture, type FreesoundFixture } from '../fixtures/providers/freesound-server.ts';
-import { makeTone } from '../helpers/audio-fixtures.ts';
+import { startFreesoundFixture, type FreesoundFixture } from '../../demo/providers/freesound-server.ts';
+import { makeTone } from '../../demo/providers/tone.ts';
 import { runCli } from '../helpers/cli.ts';
 import { testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 

@@ -1,5 +1,5 @@
 /**
- * Crawl-time exclusions between a source and the shard planner (pipelines/crawl-exclusions.ts), on
+ * Crawl-time exclusions between a source and the shard planner (crawl/crawl-exclusions.ts), on
  * a real local object store: counts by reason, saved so that a crawl resumed from any checkpoint
  * ends with exactly the counts of an uninterrupted one; rule changes refused; the id list read
  * from the dataset and checked; the counts added to stats.json.
@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../infra/store/open-store.ts';
 import type { ObjectStore } from '../../infra/store/object-store.ts';
-import { finaliseWithExclusions, planExcluding, putExcludedIds } from '../../pipelines/crawl-exclusions.ts';
-import { excludedIdsFile, noneExcluded } from '../../pipelines/exclusion-rules.ts';
-import { planShards, type PlannedShard, type PlanCheckpoint, type PlanTally, type SourceItem } from '../../pipelines/shard-plan.ts';
+import { finaliseWithExclusions, planExcluding, putExcludedIds } from '../../crawl/crawl-exclusions.ts';
+import { excludedIdsFile, noneExcluded } from '../../crawl/exclusion-rules.ts';
+import { planShards, type PlannedShard, type PlanCheckpoint, type PlanTally, type SourceItem } from '../../crawl/shard-plan.ts';
 import type { ClipRecord } from '../../schemas/clip.ts';
 import type { ExcludedCounts } from '../../schemas/exclusions.ts';
 import { crawlJobSchema, type CrawlJob } from '../../schemas/jobs.ts';

@@ -7,11 +7,12 @@ import { after, before, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { startDashboard, type RunningDashboard } from '../../dashboard/server.ts';
 import { createHttpClient, definePolicy } from '../../infra/http/index.ts';
-import { readLiveStats } from '../../pipelines/live-stats.ts';
-import { runCrawl } from '../../pipelines/run-crawl.ts';
+import { readLiveStats } from '../../workers/shard/live-stats.ts';
+import { runCrawl } from '../../crawl/run-crawl.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 import { crawlJobSchema } from '../../schemas/jobs.ts';
-import { makeTextAsWav, makeTone } from '../helpers/audio-fixtures.ts';
+import { makeTone } from '../../demo/providers/tone.ts';
+import { makeTextAsWav } from '../helpers/audio-fixtures.ts';
 import { testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 
 const CHROMIUM = process.env.CLAPSET_CHROMIUM ?? '/usr/bin/chromium';

@@ -83,7 +83,7 @@ describe('featuresForFile', () => {
 
 describe('ClapEmbedder.featuresOfFile', () => {
   test('a staged FLAC straight to embeddings with the checkpoint\'s settings', async () => {
-    const { forgeTinyClap } = await import('../../infra/models/forge/clap.ts');
+    const { forgeTinyClap } = await import('../../demo/forge/clap.ts');
     const { ClapEmbedder } = await import('../../workers/embed/clap-embedder.ts');
     const dir = join(root, 'tiny-fused');
     await forgeTinyClap(dir, { seed: 3, fused: true });

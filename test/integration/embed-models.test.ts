@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { forgeTinyClap } from '../../infra/models/forge/clap.ts';
+import { forgeTinyClap } from '../../demo/forge/clap.ts';
 import { ClapEmbedder } from '../../workers/embed/clap-embedder.ts';
 import { readClapModel } from '../../workers/embed/clap-model.ts';
 import type { ClipFeatures } from '../../workers/embed/fusion.ts';

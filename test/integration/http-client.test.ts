@@ -16,7 +16,7 @@ import { HostNotAllowedError, HttpStatusError, OptedOutError, RetriesExhaustedEr
 import { definePolicy, type HttpPolicy } from '../../infra/http/policy.ts';
 import { readHttpCounters } from '../../infra/http/counters.ts';
 import { ClipError } from '../../schemas/failure.ts';
-import { startHttpServer, type RunningServer } from '../fixtures/providers/common.ts';
+import { startHttpServer, type RunningServer } from '../../demo/providers/common.ts';
 import { testQueueContext } from '../helpers/pipeline-fixtures.ts';
 
 const SECRET = 'sekrit-token-6f1e2d3c4b5a';

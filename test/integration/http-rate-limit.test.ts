@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { readProviderCounters } from '../../infra/http/counters.ts';
 import { freesoundSourceSpecSchema } from '../../schemas/source-spec.ts';
 import { FreesoundSource } from '../../sources/freesound/freesound-source.ts';
-import { startFreesoundFixture, type FreesoundFixture } from '../fixtures/providers/freesound-server.ts';
+import { startFreesoundFixture, type FreesoundFixture } from '../../demo/providers/freesound-server.ts';
 import { TEST_REDIS_URL, testQueueContext } from '../helpers/pipeline-fixtures.ts';
 
 const LIMIT = { limit: 30, windowMs: 1000 };

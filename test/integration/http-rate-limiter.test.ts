@@ -9,7 +9,7 @@ import { createHttpClient } from '../../infra/http/client.ts';
 import { QuotaExhaustedError } from '../../infra/http/errors.ts';
 import { definePolicy } from '../../infra/http/policy.ts';
 import { RateLimiter } from '../../infra/http/rate-limiter.ts';
-import { startHttpServer, type RunningServer } from '../fixtures/providers/common.ts';
+import { startHttpServer, type RunningServer } from '../../demo/providers/common.ts';
 import { testQueueContext } from '../helpers/pipeline-fixtures.ts';
 
 const ctx = testQueueContext();

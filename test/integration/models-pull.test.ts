@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { forgeTinyT5 } from '../../infra/models/forge/t5.ts';
+import { forgeTinyT5 } from '../../demo/forge/t5.ts';
 import { pullModel } from '../../infra/models/pull.ts';
 import { createCaptioner } from '../../workers/caption/captioner.ts';
 

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { openStore } from '../../infra/store/open-store.ts';
-import { LAION_AUDIO_630K_SOURCES } from '../../pipelines/recipes/laion-audio-630k.ts';
-import { verifyDataset } from '../../pipelines/verify.ts';
+import { LAION_AUDIO_630K_SOURCES } from '../../crawl/recipes/laion-audio-630k.ts';
+import { verifyDataset } from '../../dataset/verify.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 

@@ -9,7 +9,7 @@ import { LocalStore } from '../../infra/store/local-store.ts';
 import { S3Store } from '../../infra/store/s3-store.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 import { startS3Server } from '../helpers/s3-server.ts';
-import { embeddingOfKey, searchEmbeddings, searchLike } from '../../pipelines/search.ts';
+import { embeddingOfKey, searchEmbeddings, searchLike } from '../../search/search.ts';
 import { embeddingKeys } from '../../workers/embed/layout.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 import { l2NormalizeRows } from '../../workers/embed/vectors.ts';

@@ -14,10 +14,10 @@ import { HostNotAllowedError, OptedOutError, TooLargeError } from '../../infra/h
 import { clipRecordSchema } from '../../schemas/clip.ts';
 import { audiostockSourceSpecSchema } from '../../schemas/source-spec.ts';
 import { AudiostockSource } from '../../sources/audiostock/audiostock-source.ts';
-import type { CrawlItem, SourceContext } from '../../sources/registry.ts';
-import { startHttpServer, type RunningServer } from '../fixtures/providers/common.ts';
-import { startAudiostockFixture, type AudiostockFixture } from '../fixtures/providers/audiostock-server.ts';
+import { startHttpServer, type RunningServer } from '../../demo/providers/common.ts';
+import { startAudiostockFixture, type AudiostockFixture } from '../../demo/providers/audiostock-server.ts';
 import { testQueueContext } from '../helpers/pipeline-fixtures.ts';
+import type { CrawlItem, SourceContext } from '../../sources/source.ts';
 
 const ctx = testQueueContext();
 let fx: AudiostockFixture;

@@ -14,9 +14,9 @@ import { clipRecordSchema } from '../../schemas/clip.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import { bbcSourceSpecSchema } from '../../schemas/source-spec.ts';
 import { BbcSource } from '../../sources/bbc/bbc-source.ts';
-import type { CrawlItem, SourceContext } from '../../sources/registry.ts';
-import { startBbcFixture, type BbcFixture } from '../fixtures/providers/bbc-server.ts';
+import { startBbcFixture, type BbcFixture } from '../../demo/providers/bbc-server.ts';
 import { testQueueContext } from '../helpers/pipeline-fixtures.ts';
+import type { CrawlItem, SourceContext } from '../../sources/source.ts';
 
 const ctx = testQueueContext();
 let fx: BbcFixture;

@@ -13,12 +13,13 @@ import { BUNDLE_PROVIDERS, sourceSpecSchema, type BundleSourceSpec } from '../..
 import { BundleSource, createBundleSource } from '../../sources/bundle/bundle-source.ts';
 import { BUNDLE_PROVIDER_INFO } from '../../sources/bundle/providers.ts';
 import { compareUtf8 } from '../../sources/local/paths.ts';
-import { createSource, type SourceContext } from '../../sources/registry.ts';
+import { createSource } from '../../sources/registry.ts';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { transcodeBatch } from '../../workers/transcode/transcode-batch.ts';
-import { BUNDLE_AUDIO, buildZip, bundleZipEntries, makeBundleTree } from '../fixtures/providers/bundle-files.ts';
-import { startBundleServer, type BundleServer } from '../fixtures/providers/bundle-server.ts';
+import { BUNDLE_AUDIO, buildZip, bundleZipEntries, makeBundleTree } from '../../demo/providers/bundle-files.ts';
+import { startBundleServer, type BundleServer } from '../../demo/providers/bundle-server.ts';
 import { byId, collectRecords, rejectsWith } from '../helpers/source-assertions.ts';
+import type { SourceContext } from '../../sources/source.ts';
 
 const LIMITS = { maxBytes: 50_000_000 };
 // Quick retries: the quirks below answer 5xx and cut bodies on purpose.

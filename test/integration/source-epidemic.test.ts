@@ -13,9 +13,9 @@ import { HostNotAllowedError, OptedOutError } from '../../infra/http/errors.ts';
 import { clipRecordSchema } from '../../schemas/clip.ts';
 import { epidemicSourceSpecSchema } from '../../schemas/source-spec.ts';
 import { EpidemicSource } from '../../sources/epidemic/epidemic-source.ts';
-import type { CrawlItem, SourceContext } from '../../sources/registry.ts';
-import { startEpidemicFixture, type EpidemicFixture } from '../fixtures/providers/epidemic-server.ts';
+import { startEpidemicFixture, type EpidemicFixture } from '../../demo/providers/epidemic-server.ts';
 import { testQueueContext } from '../helpers/pipeline-fixtures.ts';
+import type { CrawlItem, SourceContext } from '../../sources/source.ts';
 
 const ctx = testQueueContext();
 let fx: EpidemicFixture;

@@ -13,9 +13,10 @@ import { HostNotAllowedError, OptedOutError, TooLargeError } from '../../infra/h
 import { clipRecordSchema, type ClipRecord } from '../../schemas/clip.ts';
 import { freesoundSourceSpecSchema } from '../../schemas/source-spec.ts';
 import { FreesoundSource } from '../../sources/freesound/freesound-source.ts';
-import { createSource, type CrawlItem, type SourceContext } from '../../sources/registry.ts';
-import { startFreesoundFixture, type FreesoundFixture } from '../fixtures/providers/freesound-server.ts';
+import { createSource } from '../../sources/registry.ts';
+import { startFreesoundFixture, type FreesoundFixture } from '../../demo/providers/freesound-server.ts';
 import { testQueueContext } from '../helpers/pipeline-fixtures.ts';
+import type { CrawlItem, SourceContext } from '../../sources/source.ts';
 
 const ctx = testQueueContext();
 let fx: FreesoundFixture;

@@ -8,7 +8,8 @@ import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { runFfmpeg } from '../../infra/ffmpeg/run-ffmpeg.ts';
 import { transcodeBatch, type TranscodeOutcome, type TranscodeSuccess } from '../../workers/transcode/transcode-batch.ts';
 import { truncationProblem } from '../../workers/transcode/truncation.ts';
-import { makeTextAsWav, makeTone, makeTruncated, makeZeroByte, type ToneSpec } from '../helpers/audio-fixtures.ts';
+import { makeTone, type ToneSpec } from '../../demo/providers/tone.ts';
+import { makeTextAsWav, makeTruncated, makeZeroByte } from '../helpers/audio-fixtures.ts';
 
 /** Encoder delay/padding leftovers: about one codec frame (AAC 1024, MP3 1152 samples). */
 const DURATION_TOLERANCE_SEC = 0.03;

@@ -10,7 +10,7 @@ import { ClipError } from '../../schemas/failure.ts';
 import { ReadAhead } from '../../sources/bundle/read-ahead.ts';
 import { HttpRangeReader, parseContentRange, RangeTransferError, type RangeTransport } from '../../sources/bundle/range-reader.ts';
 import { ZipArchive } from '../../sources/local/zip-archive.ts';
-import { buildZip } from '../fixtures/providers/bundle-files.ts';
+import { buildZip } from '../../demo/providers/bundle-files.ts';
 
 let tmp: string;
 before(async () => {

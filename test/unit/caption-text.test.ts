@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyCaptions, captionClips, planCaptions } from '../../workers/caption/caption-clips.ts';
-import { createCaptioner, type Captioner, type CaptionProvenance } from '../../workers/caption/captioner.ts';
+import { createCaptioner } from '../../workers/caption/captioner.ts';
 import { debiasCaption } from '../../workers/caption/debias.ts';
 import { cleanKeywords, keywordPrompt } from '../../workers/caption/keywords.ts';
 import { createTemplateCaptioner, templateCaption } from '../../workers/caption/template-captioner.ts';
+import type { Captioner, CaptionProvenance } from '../../workers/caption/captioner-types.ts';
 
 describe('debiasCaption', () => {
   it('replaces the four words, whole words only, keeping case', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileRules, excludedIdsFile, exclusionReason, parseIdList, withExcludedIds } from '../../pipelines/exclusion-rules.ts';
-import { LAION_AUDIO_630K_SOURCES, laionAudio630kCrawls } from '../../pipelines/recipes/laion-audio-630k.ts';
-import { applySettings, givenPaths, parseSetting, parseSourceSpec, settingsFrom } from '../../pipelines/source-settings.ts';
+import { compileRules, excludedIdsFile, exclusionReason, parseIdList, withExcludedIds } from '../../crawl/exclusion-rules.ts';
+import { LAION_AUDIO_630K_SOURCES, laionAudio630kCrawls } from '../../crawl/recipes/laion-audio-630k.ts';
+import { applySettings, givenPaths, parseSetting, parseSourceSpec, settingsFrom } from '../../crawl/source-settings.ts';
 import { crawlExclusionsSchema, excludedIdsRefSchema } from '../../schemas/exclusions.ts';
 
 describe('--set key=value', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderDatasetCard } from '../../pipelines/dataset-card.ts';
-import { aggregateStats } from '../../pipelines/finalise.ts';
+import { renderDatasetCard } from '../../dataset/dataset-card.ts';
 import { datasetManifestSchema } from '../../schemas/manifest.ts';
 import { buildShardStats } from '../../workers/shard/shard-stats.ts';
+import { aggregateStats } from '../../workers/shard/tally.ts';
 
 const start = new Date('2026-01-01T00:00:00Z');
 const shard = (source: string, split: 'train' | 'test', index: number, seconds: number[]) =>

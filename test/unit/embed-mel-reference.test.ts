@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { repeatPad, resizeFrames } from '../../workers/embed/fusion.ts';
-import type { LogMel } from '../../workers/embed/log-mel.ts';
-import { LogMelExtractor } from '../../workers/embed/log-mel.ts';
+import { type LogMel, LogMelExtractor } from '../../workers/embed/log-mel.ts';
 import { longSignal, referenceSignals, threeSecondSignal } from '../fixtures/mel-reference-signals.ts';
 
 /**

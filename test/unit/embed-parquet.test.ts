@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { EmbeddingMetadataRow } from '../../infra/parquet.ts';
-import { decodeMetadataParquet, encodeMetadataParquet, metadataKeys } from '../../infra/parquet.ts';
+import { type EmbeddingMetadataRow, decodeMetadataParquet, encodeMetadataParquet, metadataKeys } from '../../infra/parquet.ts';
 
 describe('embedding metadata parquet', () => {
   test('round trip through hyparquet-writer and hyparquet', async () => {

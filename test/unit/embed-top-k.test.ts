@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { TopK } from '../../pipelines/top-k.ts';
+import { TopK } from '../../search/top-k.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 
 describe('TopK', () => {

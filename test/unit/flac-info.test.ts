@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FLAC_HEADER_BYTES, FlacHeaderError, parseFlacHeader, readFlacInfo } from '../../infra/audio/flac-info.ts';
-import { makeTone } from '../helpers/audio-fixtures.ts';
+import { makeTone } from '../../demo/providers/tone.ts';
 
 // First 42 bytes of FLACs written by ffmpeg 5.1 (`head -c 42 x.flac | xxd -p`).
 const HEADERS = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memberOrderChecker } from '../../pipelines/member-order.ts';
+import { memberOrderChecker } from '../../workers/shard/member-order.ts';
 
 const check = (names: string[]) => {
   const checker = memberOrderChecker(['flac', 'json']);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClipRecord } from '../../schemas/clip.ts';
-import { chunkClips, planShards, shardKeys, shardName, type PlannedShard, type PlanTally } from '../../pipelines/shard-plan.ts';
-import { sampleKey } from '../../pipelines/sample-key.ts';
-import { assignSplit } from '../../pipelines/split.ts';
+import { chunkClips, planShards, type PlannedShard, type PlanTally } from '../../crawl/shard-plan.ts';
+import { sampleKey } from '../../crawl/sample-key.ts';
+import { assignSplit } from '../../crawl/split.ts';
+import { shardKeys, shardName } from '../../infra/store/dataset-layout.ts';
 
 const record = (id: string): ClipRecord => ({ source: 'src', id, audio: `file:${id}`, text: [id], tags: [], license: null, original: {} });
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClipResult } from '../../schemas/jobs.ts';
-import { aggregateStats } from '../../pipelines/finalise.ts';
-import { braceUrls } from '../../pipelines/dataset-card.ts';
-import { emptyTally, LENGTH_BIN_EDGES, lengthBin, mergeTally, addSample } from '../../pipelines/tally.ts';
+import { braceUrls } from '../../dataset/dataset-card.ts';
+import { emptyTally, LENGTH_BIN_EDGES, lengthBin, mergeTally, addSample, aggregateStats } from '../../workers/shard/tally.ts';
 import { buildShardStats, resolveClipResults } from '../../workers/shard/shard-stats.ts';
 
 const ok = (key: string, duration: number): ClipResult => ({ status: 'ok', key, id: key, duration, flacBytes: 10, jsonBytes: 5, license: 'cc0' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderStatus } from '../../pipelines/cli/status-command.ts';
-import type { PipelineStatus } from '../../pipelines/queue-status.ts';
+import { renderStatus } from '../../cli/status-command.ts';
+import type { PipelineStatus } from '../../crawl/queue-status.ts';
 
 const status = (progress: PipelineStatus['crawls'][number]['progress']): PipelineStatus => ({
   prefix: 'clapset',

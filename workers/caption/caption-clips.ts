@@ -6,8 +6,8 @@
  *    a skipped clip gets `text_augment_t5: null` and `text_augment_all` = its captions, which is what
  *    CLAP's loader expects (it falls back to `text` when text_augment_t5 is None).
  */
-import type { Captioner, CaptionProvenance } from './captioner.ts';
 import { cleanKeywords, type KeywordOptions } from './keywords.ts';
+import type { Captioner, CaptionProvenance } from './captioner-types.ts';
 
 export const MIN_CAPTION_DURATION_S = 2;
 

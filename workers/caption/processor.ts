@@ -2,10 +2,9 @@ import type { Job } from 'bullmq';
 import { chunkStageJobSchema, clipResultSchema, type ClipResult } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { sampleJsonSchema } from '../../schemas/sample.ts';
-import { shardKeys } from '../../pipelines/shard-plan.ts';
-import { readJson } from '../../pipelines/finalise.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { applyCaptions, captionClips } from './caption-clips.ts';
+import { shardKeys, readJson } from '../../infra/store/dataset-layout.ts';
 
 type StageJobHandle = Pick<Job, 'data' | 'getChildrenValues'>;
 

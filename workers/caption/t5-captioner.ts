@@ -6,21 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { resolveModelDir } from '../../infra/models/model-dir.ts';
-import { T5Model } from '../../infra/models/t5-model.ts';
+import { T5Model } from './t5-model.ts';
 import { beamSearch, validateBeamSearchOptions, type BeamSearchOptions } from './beam-search.ts';
-import type { Captioner, CaptionerOptions, CaptionProvenance } from './captioner.ts';
 import { debiasCaption } from './debias.ts';
 import { keywordPrompt } from './keywords.ts';
-
-export interface GenerationSettings {
-  numBeams: number;
-  lengthPenalty: number;
-  noRepeatNgramSize: number;
-  earlyStopping: boolean;
-  /** Decoder length cap including the start token. keytotext's 1024 is a runaway guard only; a
-   *  CommonGen sentence ends in ~20 tokens, and 64 bounds the cost of a model that never stops. */
-  maxLength: number;
-}
+import type { Captioner, CaptionerOptions, CaptionProvenance, GenerationSettings } from './captioner-types.ts';
 
 export const KEYTOTEXT_GENERATION: GenerationSettings = { numBeams: 4, lengthPenalty: 1.5, noRepeatNgramSize: 3, earlyStopping: true, maxLength: 64 };
 export const DEFAULT_BATCH_SIZE = 8;

@@ -3,8 +3,8 @@
  * with ", " and ", and " before the last (so two read "a, and b"). Used when no caption model is
  * configured; its provenance says `template`, so it is never mistaken for a T5 caption.
  */
-import type { Captioner, CaptionProvenance } from './captioner.ts';
 import { debiasCaption } from './debias.ts';
+import type { Captioner, CaptionProvenance } from './captioner-types.ts';
 
 export const TEMPLATE = 'the sounds of {keywords}.';
 

@@ -6,12 +6,9 @@ import type { DecodePcmOptions } from '../../infra/audio/decode-pcm.ts';
 import type { Device } from '../../infra/models/devices.ts';
 import type { ModelDtype } from '../../infra/models/model-dir.ts';
 import { createSession } from '../../infra/models/session.ts';
-import type { ClapModelInfo } from './clap-model.ts';
-import { readClapModel } from './clap-model.ts';
-import type { FileFeatures } from './features-file.ts';
-import { featuresForFile } from './features-file.ts';
-import type { ClipFeatureOptions, ClipFeatures } from './fusion.ts';
-import { clipFeatures } from './fusion.ts';
+import { type ClapModelInfo, readClapModel } from './clap-model.ts';
+import { type FileFeatures, featuresForFile } from './features-file.ts';
+import { type ClipFeatureOptions, type ClipFeatures, clipFeatures } from './fusion.ts';
 import { CLAP_AUDIO } from './mel-config.ts';
 import { l2NormalizeRows, rowsOf } from './vectors.ts';
 

@@ -1,8 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DTYPE_SUFFIX, type ModelDtype } from '../../infra/models/model-dir.ts';
-import type { FilterBankKind, Truncation } from './mel-config.ts';
-import { CLAP_AUDIO } from './mel-config.ts';
+import { type FilterBankKind, type Truncation, CLAP_AUDIO } from './mel-config.ts';
 
 /**
  * What a CLAP folder (published layout: config.json, preprocessor_config.json, tokenizer.json,

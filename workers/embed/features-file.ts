@@ -1,8 +1,6 @@
-import type { DecodePcmOptions } from '../../infra/audio/decode-pcm.ts';
-import { decodePcm } from '../../infra/audio/decode-pcm.ts';
+import { type DecodePcmOptions, decodePcm } from '../../infra/audio/decode-pcm.ts';
 import { encodeNpy } from '../../infra/npy.ts';
-import type { ClipFeatureOptions, ClipFeatures } from './fusion.ts';
-import { clipFeatures } from './fusion.ts';
+import { type ClipFeatureOptions, type ClipFeatures, clipFeatures } from './fusion.ts';
 import { CLAP_AUDIO } from './mel-config.ts';
 
 export interface FileFeatures {

@@ -1,7 +1,5 @@
-import type { LogMel } from './log-mel.ts';
-import { logMelExtractor } from './log-mel.ts';
-import type { FilterBankKind, Truncation } from './mel-config.ts';
-import { CLAP_AUDIO } from './mel-config.ts';
+import { type LogMel, logMelExtractor } from './log-mel.ts';
+import { type FilterBankKind, type Truncation, CLAP_AUDIO } from './mel-config.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 
 /**

@@ -1,8 +1,6 @@
 import { hannWindow, RealPowerFft } from './fft.ts';
-import type { FilterBankKind } from './mel-config.ts';
-import { CLAP_AUDIO } from './mel-config.ts';
-import type { MelFilterBank } from './mel-filters.ts';
-import { filterBank } from './mel-filters.ts';
+import { type FilterBankKind, CLAP_AUDIO } from './mel-config.ts';
+import { type MelFilterBank, filterBank } from './mel-filters.ts';
 
 /** A (frames × mels) log-mel spectrogram in dB, row-major (one frame per row), as CLAP feeds it. */
 export interface LogMel {

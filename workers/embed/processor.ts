@@ -6,10 +6,9 @@ import type { Job } from 'bullmq';
 import { chunkStageJobSchema, type ClipResult } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { sampleJsonSchema } from '../../schemas/sample.ts';
-import { readJson } from '../../pipelines/finalise.ts';
-import { shardKeys } from '../../pipelines/shard-plan.ts';
 import { childClipResults } from '../caption/processor.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
+import { readJson, shardKeys } from '../../infra/store/dataset-layout.ts';
 
 /** `<key>.emb` in staging: the audio embedding then the text embedding, float32 little-endian. */
 export function encodeStagedEmbedding(audio: Float32Array, text: Float32Array): Buffer {

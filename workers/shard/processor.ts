@@ -3,19 +3,18 @@ import type { Job } from 'bullmq';
 import { clipResultSchema, shardJobSchema, type ClipResult } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { shardStatsSchema, type ShardStats } from '../../schemas/stats.ts';
-import { shardKeys } from '../../pipelines/shard-plan.ts';
 import type { ObjectStore } from '../../infra/store/object-store.ts';
 import type { QueueContext } from '../../infra/queues.ts';
-import { recordShardLive } from '../../pipelines/live-stats.ts';
+import { recordShardLive } from './live-stats.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { buildShardStats, resolveClipResults } from './shard-stats.ts';
 import { tarStream, type TarMember } from './tar-writer.ts';
 import { npyRowStream } from '../../infra/npy.ts';
 import { encodeMetadataParquet } from '../../infra/parquet.ts';
-import { readJson } from '../../pipelines/finalise.ts';
 import { sampleJsonSchema } from '../../schemas/sample.ts';
 import { decodeStagedEmbedding } from '../embed/processor.ts';
 import { CLAP_EMBEDDING_DIM, embeddingKeys } from '../embed/layout.ts';
+import { shardKeys, readJson } from '../../infra/store/dataset-layout.ts';
 
 type ShardJobHandle = Pick<Job, 'data' | 'getChildrenValues' | 'getIgnoredChildrenFailures'>;
 

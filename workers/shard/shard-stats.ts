@@ -1,7 +1,7 @@
 import type { ShardRef } from '../../schemas/dataset.ts';
 import type { ClipResult } from '../../schemas/jobs.ts';
 import type { ShardStats } from '../../schemas/stats.ts';
-import { addFailure, addFiltered, addSample, emptyTally } from '../../pipelines/tally.ts';
+import { addFailure, addFiltered, addSample, emptyTally } from './tally.ts';
 
 /**
  * Lines up child results with the shard's planned clips: every planned clip gets exactly one

@@ -5,14 +5,14 @@ import { ClipError } from '../../schemas/failure.ts';
 import { OptedOutError } from '../../infra/http/errors.ts';
 import { transcodeJobSchema, type ClipResult, type PlannedClip } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
-import { shardKeys } from '../../pipelines/shard-plan.ts';
-import { createSource, type SourceContext } from '../../sources/registry.ts';
-import type { LocalAudio } from '../../sources/source.ts';
+import { createSource } from '../../sources/registry.ts';
+import type { LocalAudio, SourceContext } from '../../sources/source.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { filterReason } from './filters.ts';
 import { buildSampleJson } from './sample-json.ts';
 import { transcodeBatch } from './transcode-batch.ts';
 import { truncationProblem } from './truncation.ts';
+import { shardKeys } from '../../infra/store/dataset-layout.ts';
 
 /**
  * One chunk of a shard's clips: make each clip's audio readable here, transcode the chunk with one

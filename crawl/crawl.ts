@@ -1,0 +1,211 @@
+import type { Job, Queue } from 'bullmq';
+import { crawlJobSchema, type CrawlJob } from '../schemas/jobs.ts';
+import type { DatasetManifest } from '../schemas/manifest.ts';
+import { parseOrThrow } from '../schemas/parse.ts';
+import type { ObjectStore } from '../infra/store/object-store.ts';
+import { log } from '../infra/log.ts';
+import { createSource } from '../sources/registry.ts';
+import { crawlCheckpointSchema, type CrawlCheckpoint } from '../schemas/checkpoint.ts';
+import type { ExcludedCounts } from '../schemas/exclusions.ts';
+import { finaliseWithExclusions, planExcluding } from './crawl-exclusions.ts';
+import { noneExcluded } from './exclusion-rules.ts';
+import { enqueueShard, type ShardQueues } from './enqueue-shard.ts';
+import { readManifest } from '../dataset/finalise.ts';
+import { planShards, withoutCursors, type PlanCheckpoint, type PlannedShard, type PlanTally } from './shard-plan.ts';
+import { CLAPSET_VERSION } from '../infra/version.ts';
+import { CLAP_EMBEDDING_DIM } from '../workers/embed/layout.ts';
+import { MANIFEST_KEY, readJson, shardKeys } from '../infra/store/dataset-layout.ts';
+import { isResumable, type SourceContext } from '../sources/source.ts';
+
+export interface CrawlProgress {
+  records: number;
+  duplicates: number;
+  shardsPlanned: number;
+  shardsSkipped: number;
+  shardsDone: number;
+  shardsFailed: number;
+  /** Records left out at crawl time (licence or id exclusions), by reason. */
+  excluded: ExcludedCounts;
+}
+
+export interface CrawlSummary extends CrawlProgress {
+  samples: number;
+  failed: number;
+  filtered: number;
+  hours: number;
+}
+
+type CrawlJobHandle = Pick<Job, 'data' | 'updateProgress'>;
+
+/**
+ * The `crawl` job: pages through the source, cuts positional shards, skips those whose stats
+ * already exist (resume), and adds the rest as flows while keeping at most `maxShardsInFlight`
+ * outstanding (back-pressure: Redis never holds more than that, however large the source). Once
+ * every shard is done it finalises the dataset.
+ */
+export async function processCrawlJob(
+  job: CrawlJobHandle,
+  store: ObjectStore,
+  queues: ShardQueues & { shardQueue: Queue },
+  sources: SourceContext,
+): Promise<CrawlSummary> {
+  const data = parseOrThrow(crawlJobSchema, job.data, 'crawl job');
+  await recordSourceInManifest(store, data);
+  const source = createSource(data.source, sources);
+  const dataset = { ...data.dataset, filters: data.filters ?? data.dataset.filters };
+  const checkpoints = new CheckpointFrontier(store, data.source.name, isResumable(source));
+  const saved = await checkpoints.load();
+  const seen = new Set(saved?.seen ?? []);
+  const items = isResumable(source) ? source.crawl(saved?.checkpoint.cursor ?? undefined) : withoutCursors(source.records());
+  const tally: PlanTally = { records: 0, duplicates: 0 };
+  const progress: CrawlProgress = { records: 0, duplicates: 0, shardsPlanned: 0, shardsSkipped: 0, shardsDone: 0, shardsFailed: 0, excluded: noneExcluded() };
+  const outstanding = new Map<string, PlannedShard>();
+  const failures: string[] = [];
+  const report = async () => {
+    progress.records = tally.records;
+    progress.duplicates = tally.duplicates;
+    await job.updateProgress({ ...progress });
+  };
+
+  // Settles the outstanding shards whose jobs have finished; re-adds any that vanished unfinished
+  // (e.g. Redis lost its keys), since the object store says they are not done.
+  const settle = async () => {
+    for (const [id, shard] of outstanding) {
+      const state = await queues.shardQueue.getJobState(id);
+      if (state === 'completed' || state === 'unknown') {
+        if (await store.exists(shardKeys(shard.ref).stats)) {
+          outstanding.delete(id);
+          checkpoints.settle(shard);
+          progress.shardsDone++;
+        } else if (state === 'unknown') {
+          log.warn('shard job vanished before finishing; adding it again', { shard: shard.ref.name });
+          await enqueueShard(queues, dataset, data.source, shard);
+        }
+      } else if (state === 'failed') {
+        const failed = await queues.shardQueue.getJob(id);
+        failures.push(`${shard.ref.split}/${shard.ref.name}: ${failed?.failedReason ?? 'unknown reason'}`);
+        outstanding.delete(id);
+        progress.shardsFailed++;
+      }
+    }
+    await checkpoints.save(seen, false);
+    await report();
+  };
+  const wait = () => new Promise((r) => setTimeout(r, 100));
+
+  const plan = planExcluding({ store, crawl: data, resume: saved?.checkpoint ?? null, counts: progress.excluded }, items, (kept) =>
+    planShards(kept, data.dataset, data.source.name, { limit: data.limit, tally, seen, ...(saved ? { resume: saved.checkpoint } : {}) }),
+  );
+  if (saved) progress.shardsPlanned = progress.shardsSkipped = saved.checkpoint.nextIndex.train + saved.checkpoint.nextIndex.test;
+  for await (const shard of plan) {
+    progress.shardsPlanned++;
+    checkpoints.plan(shard);
+    if (await store.exists(shardKeys(shard.ref).stats)) {
+      checkpoints.settle(shard);
+      progress.shardsSkipped++;
+      continue;
+    }
+    while (outstanding.size >= data.maxShardsInFlight) {
+      await settle();
+      if (outstanding.size >= data.maxShardsInFlight) await wait();
+    }
+    outstanding.set(await enqueueShard(queues, dataset, data.source, shard), shard);
+    await report();
+  }
+  while (outstanding.size > 0) {
+    await settle();
+    if (outstanding.size > 0) await wait();
+  }
+  await checkpoints.save(seen, true);
+  if (failures.length > 0) {
+    throw new Error(`${failures.length} shard(s) failed; rerun the crawl with --resume to retry them: ${failures.join(' | ')}`);
+  }
+  const stats = await finaliseWithExclusions(store);
+  const own = stats.sources[data.source.name];
+  return {
+    ...progress,
+    samples: own?.samples ?? 0,
+    failed: own ? Object.values(own.failed).reduce((a, b) => a + b, 0) : 0,
+    filtered: own ? Object.values(own.filtered).reduce((a, b) => a + b, 0) : 0,
+    hours: own?.hours ?? 0,
+  };
+}
+
+/** Keeps `manifest.json` listing every source crawled into the dataset, with the dataset settings. */
+export async function recordSourceInManifest(store: ObjectStore, data: CrawlJob): Promise<void> {
+  const existing = await readManifest(store);
+  if (existing) {
+    const planning = (d: CrawlJob['dataset']) => JSON.stringify([d.shardSize, d.testFraction, d.splitSeed]);
+    if (planning(existing.dataset) !== planning(data.dataset)) {
+      throw new Error(
+        `dataset ${store.uri} was planned with shard size ${existing.dataset.shardSize}, test fraction ` +
+          `${existing.dataset.testFraction} and split seed "${existing.dataset.splitSeed}"; resuming with other values would re-cut its shards`,
+      );
+    }
+  }
+  const manifest: DatasetManifest = {
+    format: 'clapset/webdataset-v1',
+    clapset_version: CLAPSET_VERSION,
+    updated_at: new Date().toISOString(),
+    dataset: data.dataset,
+    sources: [...(existing?.sources ?? []).filter((s) => s.name !== data.source.name), data.source],
+    audio: { sample_rate: 48000, channels: 1, codec: 'flac' },
+    members: ['flac', 'json'],
+    embedding: data.dataset.embed ? { model: data.dataset.embed.model, dim: CLAP_EMBEDDING_DIM } : null,
+  };
+  await store.put(MANIFEST_KEY, JSON.stringify(manifest, null, 1), { contentType: 'application/json' });
+}
+
+/**
+ * Tracks which planned shards are settled (done or already there) and saves the planner's
+ * checkpoint at the newest shard before which everything is settled — never past a shard that is
+ * still in flight or failed, so a crawl resumed from it loses nothing even if Redis lost its jobs.
+ */
+class CheckpointFrontier {
+  readonly #store: ObjectStore;
+  readonly #source: string;
+  readonly #key: string;
+  /** Only sources that can restart at a cursor have anything to gain from a checkpoint. */
+  readonly #enabled: boolean;
+  readonly #pending: { name: string; checkpoint: PlanCheckpoint; settled: boolean }[] = [];
+  #frontier: PlanCheckpoint | null = null;
+  #savedFrontier: PlanCheckpoint | null = null;
+  #lastSave = 0;
+
+  constructor(store: ObjectStore, source: string, enabled: boolean) {
+    this.#store = store;
+    this.#source = source;
+    this.#enabled = enabled;
+    this.#key = `_crawl/${source}.checkpoint.json`;
+  }
+
+  async load(): Promise<CrawlCheckpoint | null> {
+    if (!this.#enabled || !(await this.#store.exists(this.#key))) return null;
+    return parseOrThrow(crawlCheckpointSchema, await readJson(this.#store, this.#key), this.#key);
+  }
+
+  plan(shard: PlannedShard): void {
+    this.#pending.push({ name: `${shard.ref.split}/${shard.ref.name}`, checkpoint: shard.checkpoint, settled: false });
+  }
+
+  settle(shard: PlannedShard): void {
+    const entry = this.#pending.find((p) => p.name === `${shard.ref.split}/${shard.ref.name}`);
+    if (entry) entry.settled = true;
+    while (this.#pending[0]?.settled) this.#frontier = this.#pending.shift()!.checkpoint;
+  }
+
+  /** Saves at most every 10 s, and always when `final`. */
+  async save(seen: Set<string>, final: boolean): Promise<void> {
+    const frontier = this.#frontier;
+    if (!this.#enabled || !frontier || frontier === this.#savedFrontier || (!final && Date.now() - this.#lastSave < 10_000)) return;
+    const body: CrawlCheckpoint = {
+      source: this.#source,
+      saved_at: new Date().toISOString(),
+      checkpoint: frontier,
+      seen: [...seen].slice(0, frontier.seenCount),
+    };
+    await this.#store.put(this.#key, JSON.stringify(body), { contentType: 'application/json' });
+    this.#savedFrontier = frontier;
+    this.#lastSave = Date.now();
+  }
+}

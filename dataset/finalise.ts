@@ -1,0 +1,44 @@
+import type { ObjectStore } from '../infra/store/object-store.ts';
+import { SPLITS } from '../schemas/dataset.ts';
+import { datasetManifestSchema, type DatasetManifest } from '../schemas/manifest.ts';
+import { parseOrThrow } from '../schemas/parse.ts';
+import { shardStatsSchema, type DatasetStats, type ShardStats } from '../schemas/stats.ts';
+import { renderDatasetCard } from './dataset-card.ts';
+import { aggregateStats } from '../workers/shard/tally.ts';
+import { MANIFEST_KEY, readJson, STATS_KEY } from '../infra/store/dataset-layout.ts';
+
+export async function readManifest(store: ObjectStore): Promise<DatasetManifest | null> {
+  if (!(await store.exists(MANIFEST_KEY))) return null;
+  return parseOrThrow(datasetManifestSchema, await readJson(store, MANIFEST_KEY), MANIFEST_KEY);
+}
+
+/** Every finished shard's stats, per split, in shard-name order. */
+export async function readAllShardStats(store: ObjectStore): Promise<ShardStats[]> {
+  const all: ShardStats[] = [];
+  for (const split of SPLITS) {
+    for await (const object of store.list(`${split}/`)) {
+      if (!object.key.endsWith('_stats.json')) continue;
+      all.push(parseOrThrow(shardStatsSchema, await readJson(store, object.key), object.key));
+    }
+  }
+  return all;
+}
+
+/**
+ * Writes `sizes.json` per split, `stats.json` and the dataset card from the shard stats alone —
+ * the object store is the source of truth, so this can run again at any time with the same result.
+ */
+export async function finaliseDataset(store: ObjectStore): Promise<DatasetStats> {
+  const shards = await readAllShardStats(store);
+  for (const split of SPLITS) {
+    const sizes = Object.fromEntries(shards.filter((s) => s.split === split).map((s) => [s.tar, s.successes]));
+    if (Object.keys(sizes).length > 0) await store.put(`${split}/sizes.json`, JSON.stringify(sizes, null, 1));
+  }
+  const stats = aggregateStats(shards);
+  await store.put(STATS_KEY, JSON.stringify(stats, null, 1), { contentType: 'application/json' });
+  const manifest = await readManifest(store);
+  await store.put('README.md', renderDatasetCard({ stats, manifest, shards, locate: (key) => store.locate(key) }), {
+    contentType: 'text/markdown',
+  });
+  return stats;
+}

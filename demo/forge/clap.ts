@@ -1,0 +1,304 @@
+/**
+ * Forges a tiny, seeded, CLAP-shaped model in the published ONNX layout (Xenova/clap-htsat-unfused,
+ * Xenova/larger_clap_general):
+ *
+ *   <dir>/config.json, preprocessor_config.json, tokenizer.json, tokenizer_config.json,
+ *         special_tokens_map.json, onnx/audio_model.onnx, onnx/text_model.onnx
+ *
+ * with the input/output names of optimum's ClapAudioModelWithProjection / ClapTextModelWithProjection
+ * exports, so the loader that serves real weights (workers/embed/clap-embedder.ts) runs unchanged in
+ * tests and the demo. No model hub is reachable here, so this is the only CLAP the project can run.
+ *
+ *   audio_model.onnx: input_features float32 [batch, 1|4, 1001, 64] (+ is_longer bool [batch, 1] when
+ *                     fused) → audio_embeds float32 [batch, 512]
+ *   text_model.onnx:  input_ids, attention_mask int64 [batch, sequence] → text_embeds float32 [batch, 512]
+ *
+ * Like the published exports (HF `Clap*ModelWithProjection.forward`), the graphs return the projection
+ * *before* L2 normalisation; the embedder normalises. The maths is a stand-in with the right contract:
+ * audio = MLP(mean over time of the scaled log-mel; fused clips that are `is_longer` average all four
+ * views, others use the first), text = MLP(masked mean of token embeddings), so padding and batch size
+ * do not change a row's embedding — as with the real encoders.
+ *
+ * CLI: node --import tsx demo/forge/clap.ts <dir> [--seed 7] [--fused]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { attr, encodeModel, GraphBuilder } from '../../infra/models/onnx-builder.ts';
+import { seededGaussian } from './seeded-gaussian.ts';
+
+export interface TinyClapOptions {
+  /** Seed of every weight; the same seed writes byte-identical files. Default 7. */
+  seed?: number;
+  /** A fused checkpoint (enable_fusion, 4 views + is_longer, truncation "fusion", HTK filters). Default false. */
+  fused?: boolean;
+}
+
+/** The tiny model's dimensions (fixed: tests and docs quote them). */
+export const TINY_CLAP = { projectionDim: 512, hidden: 128, tokenDim: 64, melBins: 64, frames: 1001 } as const;
+
+export async function forgeTinyClap(dir: string, options: TinyClapOptions = {}): Promise<{ dir: string; vocabSize: number; fused: boolean }> {
+  const seed = options.seed ?? 7;
+  const fused = options.fused ?? false;
+  const tokenizer = tinyRobertaTokenizer();
+  const random = seededGaussian(seed);
+  const audioWeights = mlpWeights(random, TINY_CLAP.melBins);
+  const tokenTable = matrix(random, tokenizer.vocabSize, TINY_CLAP.tokenDim, 1);
+  const textWeights = mlpWeights(random, TINY_CLAP.tokenDim);
+  await mkdir(join(dir, 'onnx'), { recursive: true });
+  await writeFile(join(dir, 'onnx', 'audio_model.onnx'), encodeModel(audioGraph(audioWeights, fused), { docString: `clapset tiny CLAP audio model, seed ${seed}` }));
+  await writeFile(join(dir, 'onnx', 'text_model.onnx'), encodeModel(textGraph(tokenTable, tokenizer.vocabSize, textWeights), { docString: `clapset tiny CLAP text model, seed ${seed}` }));
+  const json = (name: string, value: unknown): Promise<void> => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  await json('config.json', configJson(fused, tokenizer.vocabSize, seed));
+  await json('preprocessor_config.json', preprocessorConfig(fused));
+  await json('tokenizer.json', tokenizer.json);
+  await json('tokenizer_config.json', {
+    tokenizer_class: 'RobertaTokenizer',
+    model_max_length: 512,
+    bos_token: '<s>',
+    eos_token: '</s>',
+    sep_token: '</s>',
+    cls_token: '<s>',
+    unk_token: '<unk>',
+    pad_token: '<pad>',
+    mask_token: '<mask>',
+    add_prefix_space: false,
+    errors: 'replace',
+    clean_up_tokenization_spaces: true,
+  });
+  await json('special_tokens_map.json', { bos_token: '<s>', eos_token: '</s>', sep_token: '</s>', cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', mask_token: '<mask>' });
+  return { dir, vocabSize: tokenizer.vocabSize, fused };
+}
+
+interface MlpWeights {
+  w1: Float32Array;
+  b1: Float32Array;
+  w2: Float32Array;
+  b2: Float32Array;
+  inputDim: number;
+}
+
+function matrix(random: () => number, rows: number, cols: number, scale: number): Float32Array {
+  return Float32Array.from({ length: rows * cols }, () => random() * scale);
+}
+
+/** CLAP's projection is Linear → ReLU → Linear; He-style scales keep activations O(1). */
+function mlpWeights(random: () => number, inputDim: number): MlpWeights {
+  const { hidden, projectionDim } = TINY_CLAP;
+  return {
+    inputDim,
+    w1: matrix(random, inputDim, hidden, Math.sqrt(2 / inputDim)),
+    b1: matrix(random, 1, hidden, 0.1),
+    w2: matrix(random, hidden, projectionDim, Math.sqrt(1 / hidden)),
+    b2: matrix(random, 1, projectionDim, 0.1),
+  };
+}
+
+function projection(g: GraphBuilder, x: string, weights: MlpWeights, prefix: string): string {
+  const { hidden, projectionDim } = TINY_CLAP;
+  const w1 = g.initializer(`${prefix}.linear1.weight`, 'float32', [weights.inputDim, hidden], weights.w1);
+  const b1 = g.initializer(`${prefix}.linear1.bias`, 'float32', [hidden], weights.b1);
+  const w2 = g.initializer(`${prefix}.linear2.weight`, 'float32', [hidden, projectionDim], weights.w2);
+  const b2 = g.initializer(`${prefix}.linear2.bias`, 'float32', [projectionDim], weights.b2);
+  const h = g.op('Relu', [g.op('Add', [g.op('MatMul', [x, w1]), b1])]);
+  return g.op('Add', [g.op('MatMul', [h, w2]), b2]);
+}
+
+function audioGraph(weights: MlpWeights, fused: boolean): GraphBuilder {
+  const g = new GraphBuilder('clap_audio_model');
+  const channels = fused ? 4 : 1;
+  const features = g.input('input_features', 'float32', ['batch_size', channels, TINY_CLAP.frames, TINY_CLAP.melBins]);
+  // dB values span about -100..+40: scale to O(1) before the MLP.
+  const scaled = g.op('Mul', [features, g.float32s([1 / 40], [])]);
+  const perView = g.op('ReduceMean', [scaled], { axes: attr.ints([2]), keepdims: attr.int(0) }); // [batch, views, mels]
+  let pooled: string;
+  if (fused) {
+    const isLonger = g.input('is_longer', 'bool', ['batch_size', 1]);
+    const allViews = g.op('ReduceMean', [perView], { axes: attr.ints([1]), keepdims: attr.int(0) });
+    const globalView = g.op('Gather', [perView, g.int64s([0], true)], { axis: attr.int(1) });
+    pooled = g.op('Where', [isLonger, allViews, globalView]); // is_longer [batch, 1] broadcasts over mels
+  } else {
+    pooled = g.op('ReduceMean', [perView], { axes: attr.ints([1]), keepdims: attr.int(0) });
+  }
+  g.output('audio_embeds', 'float32', ['batch_size', TINY_CLAP.projectionDim], projection(g, pooled, weights, 'audio_projection'));
+  return g;
+}
+
+function textGraph(tokenTable: Float32Array, vocabSize: number, weights: MlpWeights): GraphBuilder {
+  const g = new GraphBuilder('clap_text_model');
+  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const mask = g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
+  const table = g.initializer('embeddings.word_embeddings.weight', 'float32', [vocabSize, TINY_CLAP.tokenDim], tokenTable);
+  const tokens = g.op('Gather', [table, ids], { axis: attr.int(0) }); // [batch, seq, dim]
+  const weight = g.op('Unsqueeze', [g.op('Cast', [mask], { to: attr.int(1) }), g.int64s([2])]); // [batch, seq, 1]
+  const sum = g.op('ReduceSum', [g.op('Mul', [tokens, weight]), g.int64s([1])], { keepdims: attr.int(0) });
+  const count = g.op('Max', [g.op('ReduceSum', [weight, g.int64s([1])], { keepdims: attr.int(0) }), g.float32s([1], [])]);
+  const pooled = g.op('Div', [sum, count]);
+  g.output('text_embeds', 'float32', ['batch_size', TINY_CLAP.projectionDim], projection(g, pooled, weights, 'text_projection'));
+  return g;
+}
+
+/** HF ClapConfig's shape, with tiny sizes and a marker that the folder is generated, not trained. */
+function configJson(fused: boolean, vocabSize: number, seed: number): Record<string, unknown> {
+  return {
+    architectures: ['ClapModel'],
+    model_type: 'clap',
+    projection_dim: TINY_CLAP.projectionDim,
+    projection_hidden_act: 'relu',
+    logit_scale_init_value: 14.285714285714285,
+    audio_config: {
+      model_type: 'clap_audio_model',
+      enable_fusion: fused,
+      fusion_type: fused ? 'aff_2d' : null,
+      num_mel_bins: TINY_CLAP.melBins,
+      spec_size: 256,
+      hidden_size: TINY_CLAP.hidden,
+      projection_dim: TINY_CLAP.projectionDim,
+    },
+    text_config: {
+      model_type: 'clap_text_model',
+      vocab_size: vocabSize,
+      hidden_size: TINY_CLAP.tokenDim,
+      max_position_embeddings: 514,
+      pad_token_id: 1,
+      bos_token_id: 0,
+      eos_token_id: 2,
+      projection_dim: TINY_CLAP.projectionDim,
+    },
+    clapset_forge: { generator: 'demo/forge/clap.ts', seed, fused, trained: false },
+  };
+}
+
+/** HF ClapFeatureExtractor's settings, as the published folders carry them. */
+function preprocessorConfig(fused: boolean): Record<string, unknown> {
+  return {
+    feature_extractor_type: 'ClapFeatureExtractor',
+    processor_class: 'ClapProcessor',
+    sampling_rate: 48_000,
+    feature_size: TINY_CLAP.melBins,
+    fft_window_size: 1024,
+    hop_length: 480,
+    nb_frequency_bins: 513,
+    frequency_min: 50,
+    frequency_max: 14_000,
+    max_length_s: 10,
+    chunk_length_s: 10,
+    nb_max_samples: 480_000,
+    nb_max_frames: 1000,
+    padding: 'repeatpad',
+    truncation: fused ? 'fusion' : 'rand_trunc',
+    padding_side: 'right',
+    padding_value: 0,
+    return_attention_mask: false,
+    top_db: null,
+  };
+}
+
+/** Words of sound captions: the corpus the tiny BPE learns its merges from. */
+const CORPUS = [
+  'a dog barks loudly in the distance', 'a cat meows near the door', 'birds are singing in the forest at night',
+  'rain is falling on a metal roof', 'thunder rumbles while the wind blows', 'water flows in a small river',
+  'waves crash on the sea shore', 'a car engine starts and a horn honks', 'a train passes by a station',
+  'a door slams and footsteps are walking away', 'people are talking and laughing in a crowded room',
+  'a man speaks while a woman laughs', 'a piano and a guitar are playing music', 'a drum beats and a bell rings',
+  'a clock ticks in a quiet room', 'city street noise with traffic', 'glass breaks on a wooden floor',
+  'an old machine is humming and buzzing', 'a child is singing a song', 'the sound of typing on a keyboard',
+];
+
+/** GPT-2's byte ↔ printable-character map, which RoBERTa's byte-level BPE uses. */
+function bytesToUnicode(): string[] {
+  const printable: number[] = [];
+  for (let b = 33; b <= 126; b++) printable.push(b);
+  for (let b = 161; b <= 172; b++) printable.push(b);
+  for (let b = 174; b <= 255; b++) printable.push(b);
+  const map: string[] = new Array<string>(256);
+  let extra = 0;
+  for (let b = 0; b < 256; b++) map[b] = String.fromCharCode(printable.includes(b) ? b : 256 + extra++);
+  return map;
+}
+
+/**
+ * A RoBERTa-style tokenizers-format BPE: byte-level pre-tokenizer, the 256 byte symbols, merges learned
+ * (greedily, deterministically) from a small caption corpus, `<s> … </s>` post-processing — the same
+ * kinds of components as roberta-base's tokenizer.json, at a tiny size.
+ */
+export function tinyRobertaTokenizer(merges = 200): { json: Record<string, unknown>; vocabSize: number } {
+  const byteChars = bytesToUnicode();
+  const specials = ['<s>', '<pad>', '</s>', '<unk>'];
+  const vocab: string[] = [...specials, ...byteChars];
+  const words = new Map<string, number>();
+  for (const line of CORPUS) {
+    line.split(' ').forEach((word, i) => {
+      const bytes = Buffer.from(i === 0 ? word : ` ${word}`, 'utf8');
+      const symbols = Array.from(bytes, (b) => byteChars[b]!).join('\u0000');
+      words.set(symbols, (words.get(symbols) ?? 0) + 1);
+    });
+  }
+  let segmented = [...words.entries()].map(([symbols, count]) => ({ symbols: symbols.split('\u0000'), count }));
+  const mergeList: string[] = [];
+  for (let step = 0; step < merges; step++) {
+    const pairs = new Map<string, number>();
+    for (const { symbols, count } of segmented) {
+      for (let i = 0; i + 1 < symbols.length; i++) {
+        const pair = `${symbols[i]} ${symbols[i + 1]}`;
+        pairs.set(pair, (pairs.get(pair) ?? 0) + count);
+      }
+    }
+    // Most frequent pair, ties broken by the pair text so the merges never depend on Map order.
+    let best: string | null = null;
+    let bestCount = 1;
+    for (const [pair, count] of pairs) if (count > bestCount || (count === bestCount && best !== null && pair < best)) [best, bestCount] = [pair, count];
+    if (best === null) break;
+    const [left, right] = best.split(' ') as [string, string];
+    mergeList.push(best);
+    if (!vocab.includes(left + right)) vocab.push(left + right); // another merge order may have made it already
+    segmented = segmented.map(({ symbols, count }) => {
+      const merged: string[] = [];
+      for (let i = 0; i < symbols.length; i++) {
+        if (i + 1 < symbols.length && symbols[i] === left && symbols[i + 1] === right) {
+          merged.push(left + right);
+          i++;
+        } else merged.push(symbols[i]!);
+      }
+      return { symbols: merged, count };
+    });
+  }
+  vocab.push('<mask>');
+  const ids = Object.fromEntries(vocab.map((token, id) => [token, id]));
+  const added = (id: number, content: string, lstrip = false) => ({ id, content, single_word: false, lstrip, rstrip: false, normalized: false, special: true });
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [...specials.map((s, id) => added(id, s)), added(vocab.length - 1, '<mask>', true)],
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: false },
+    decoder: { ...byteLevel, add_prefix_space: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab: ids,
+      merges: mergeList,
+    },
+  };
+  return { json, vocabSize: vocab.length };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { seed: { type: 'string', default: '7' }, fused: { type: 'boolean', default: false } } });
+  const dir = positionals[0];
+  if (dir === undefined) {
+    console.error('usage: clap.ts <dir> [--seed 7] [--fused]');
+    process.exit(2);
+  }
+  console.log(JSON.stringify(await forgeTinyClap(dir, { seed: Number(values.seed), fused: values.fused })));
+}
