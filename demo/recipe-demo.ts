@@ -50,7 +50,7 @@ export async function recipeDemo(scratch: string, datasetUri: string, say: (line
     const crawls = laionAudio630kCrawls({
       dataset: { uri: datasetUri, shardSize: 8, chunkSize: 6 },
       settings: settingsFrom({
-        freesound: { apiBase: freesound.apiBase, mediaHosts: [freesound.host], pageSize: 4, rate: FAST, mediaRate: FAST },
+        freesound: { apiBase: freesound.apiBase, mediaHosts: [freesound.mediaHost], pageSize: 4, rate: FAST, mediaRate: FAST },
         bbc: { index: bbc.csvUrl, mediaBase: bbc.mediaBase, rate: FAST },
         epidemic: { siteBase: epidemic.siteBase, mediaHosts: [epidemic.cdn.host], categories: ['Animals', 'Foley', 'Cartoon'], rate: FAST },
         audiostock: { listUrl: audiostock.listUrl, mediaHosts: [audiostock.previews.host], rate: FAST },

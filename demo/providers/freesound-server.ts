@@ -2,14 +2,21 @@
  * A Freesound APIv2 stand-in with the real service's wire format and quirks (../shared/reference/
  * providers.md): Token auth (header or `?token=`), 401 `{"detail"}` without it; a sliding-window
  * throttle answering 429 with DRF's detail and NO Retry-After; `null` entries in `results`;
- * page_size clamped to 150; `next` links shaped `…/search/?&query=…` without the token; 404 past the
- * last page (or ≤ 0); 400 without query and filter; Solr-ish range filters; `fields` projection;
- * previews (real MP3/OGG) on a path like the CDN's; OAuth2 refresh and original downloads with a
- * Bearer token. Faults on demand: 429 storms, 5xx bursts, slow/stalled/truncated previews, preview
- * redirects, X-Robots-Tag on previews.
+ * page_size clamped to 150; `next` links shaped `…/search/?&query=…` without the token and with `+`
+ * left unescaped (as the real ones: a client that follows them reads `+` as a space); 404 past the
+ * last page (or ≤ 0); an empty query without a filter lists every sound (apiv2's current search);
+ * Solr-ish range filters and `license:"<name>"`; `fields` projection; previews (real MP3/OGG) on a
+ * second host shaped like cdn.freesound.org (`/previews/<id//1000>/<id>_<user>-hq.mp3`); OAuth2
+ * refresh and original downloads with a Bearer token. Faults on demand: 429 storms, 5xx bursts,
+ * slow/stalled/truncated previews, preview redirects, X-Robots-Tag on previews, and `drift` — the
+ * search answering as a broken or changed service would (login wall, challenge, 404, HTML, renamed
+ * fields, nothing).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer } from './common.ts';
+
+/** How the search endpoint misbehaves when `faults.drift` is set (first-page and probe tests). */
+export type FreesoundDrift = 'login' | 'challenge' | 'missing' | 'html' | 'renamed' | 'empty';
 
 export const LICENSE_URLS = {
   cc0: 'http://creativecommons.org/publicdomain/zero/1.0/',
@@ -19,6 +26,19 @@ export const LICENSE_URLS = {
   'cc-by-nc-3.0': 'http://creativecommons.org/licenses/by-nc/3.0/',
   'sampling+': 'http://creativecommons.org/licenses/sampling+/1.0/',
 } as const;
+
+/** The names Solr's `license:` filter matches (apiv2 docs: "Attribution", "Creative Commons 0", …). */
+const LICENSE_NAMES: Record<string, string> = {
+  [LICENSE_URLS.cc0]: 'Creative Commons 0',
+  [LICENSE_URLS['cc-by-4.0']]: 'Attribution',
+  [LICENSE_URLS['cc-by-3.0']]: 'Attribution',
+  [LICENSE_URLS['cc-by-nc-4.0']]: 'Attribution NonCommercial',
+  [LICENSE_URLS['cc-by-nc-3.0']]: 'Attribution NonCommercial',
+  [LICENSE_URLS['sampling+']]: 'Sampling+',
+};
+
+/** A Cloudflare managed-challenge page as a bot gets it (403, `cf-mitigated: challenge`). */
+export const CHALLENGE_PAGE = '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><noscript>Enable JavaScript and cookies to continue</noscript><script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script></body></html>';
 
 export interface FixtureSound {
   id: number;
@@ -58,6 +78,10 @@ export interface FreesoundFixtureOptions {
 export interface FreesoundFixture extends RunningServer {
   /** `<origin>/apiv2/` */
   apiBase: string;
+  /** The preview CDN (its own host, as cdn.freesound.org is). */
+  cdn: RunningServer;
+  /** `cdn.host`: what a spec's `mediaHosts` names. */
+  mediaHost: string;
   apiKey: string;
   sounds: FixtureSound[];
   assets: AudioAssets;
@@ -82,6 +106,7 @@ export interface FreesoundFixture extends RunningServer {
     next5xx: number;
     status5xx: number;
     previews: Map<number, PreviewFault>;
+    drift: FreesoundDrift | null;
   };
   oauth: { validAccessTokens: Set<string> };
   close(): Promise<void>;
@@ -151,16 +176,21 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     unauthorized: 0,
     authSeen: new Set(),
   };
-  const faults: FreesoundFixture['faults'] = { next429: 0, next5xx: 0, status5xx: 503, previews: new Map() };
+  const faults: FreesoundFixture['faults'] = { next429: 0, next5xx: 0, status5xx: 503, previews: new Map(), drift: null };
   const oauth = { validAccessTokens: new Set(options.oauth?.accessTokens ?? []) };
   let refreshToken = options.oauth?.refreshToken;
   let issued = 0;
   let origin = '';
+  let cdnOrigin = '';
+
+  const cdnHandler = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const preview = /^\/previews\/(\d+)\/(\d+)_(\d+)-(hq|lq)\.(mp3|ogg)$/.exec(url.pathname);
+    if (preview) return servePreview(res, Number(preview[2]), `${preview[4]}.${preview[5]}`);
+    sendText(res, 404, '<html><body><h1>404 Not Found</h1></body></html>');
+  };
 
   const handler = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const path = url.pathname;
-    const preview = /^\/previews\/(\d+)\/(\d+)_(\d+)-(hq|lq)\.(mp3|ogg)$/.exec(path);
-    if (preview) return servePreview(res, Number(preview[2]), `${preview[4]}.${preview[5]}`);
     if (!path.startsWith('/apiv2/')) return sendJson(res, 404, { detail: 'Not found.' });
 
     // Everything under /apiv2/ passes the throttle, as the real API's does.
@@ -203,10 +233,10 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
       return sendJson(res, 401, { detail: 'Invalid token.' });
     }
     stats.searches++;
+    if (faults.drift !== null && drifted(res, faults.drift)) return;
     const params = url.searchParams;
     const query = params.get('query') ?? '';
     const filter = params.get('filter') ?? '';
-    if (query === '' && filter === '') return sendJson(res, 400, { detail: 'Invalid query: no query and no filter' });
     const page = Number(params.get('page') ?? '1');
     const pageSize = Math.min(150, Math.max(1, Number(params.get('page_size') ?? '15') || 15));
     const fields = (params.get('fields') ?? DEFAULT_FIELDS.join(',')).split(',').filter(Boolean);
@@ -215,16 +245,13 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     const pages = Math.max(1, Math.ceil(matched.length / pageSize));
     if (!Number.isInteger(page) || page < 1 || page > pages) return sendJson(res, 404, { detail: 'Invalid page.' });
     const slice = matched.slice((page - 1) * pageSize, page * pageSize);
-    // The real `next` carries every parameter but the token, after a stray "&".
+    // The real `next` carries every parameter but the token, after a stray "&", with `+` unescaped.
     const link = (n: number) => {
-      const rest = new URLSearchParams();
-      rest.set('query', query);
-      if (filter) rest.set('filter', filter);
-      if (params.get('sort')) rest.set('sort', params.get('sort')!);
-      rest.set('page', String(n));
-      rest.set('page_size', String(pageSize));
-      rest.set('fields', fields.join(','));
-      return `${origin}/apiv2/search/?&${rest.toString()}`;
+      const rest: [string, string][] = [['query', query]];
+      if (filter) rest.push(['filter', filter]);
+      if (params.get('sort')) rest.push(['sort', params.get('sort')!]);
+      rest.push(['page', String(n)], ['page_size', String(pageSize)], ['fields', fields.join(',')]);
+      return `${origin}/apiv2/search/?&${rest.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2B/g, '+')}`).join('&')}`;
     };
     sendJson(res, 200, {
       count: matched.length,
@@ -257,10 +284,10 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
       pack: null,
       download: `${origin}/apiv2/sounds/${sound.id}/download/`,
       previews: {
-        'preview-hq-mp3': `${origin}/previews/${folder}/${sound.id}_${sound.userId}-hq.mp3`,
-        'preview-lq-mp3': `${origin}/previews/${folder}/${sound.id}_${sound.userId}-lq.mp3`,
-        'preview-hq-ogg': `${origin}/previews/${folder}/${sound.id}_${sound.userId}-hq.ogg`,
-        'preview-lq-ogg': `${origin}/previews/${folder}/${sound.id}_${sound.userId}-lq.ogg`,
+        'preview-hq-mp3': `${cdnOrigin}/previews/${folder}/${sound.id}_${sound.userId}-hq.mp3`,
+        'preview-lq-mp3': `${cdnOrigin}/previews/${folder}/${sound.id}_${sound.userId}-lq.mp3`,
+        'preview-hq-ogg': `${cdnOrigin}/previews/${folder}/${sound.id}_${sound.userId}-hq.ogg`,
+        'preview-lq-ogg': `${cdnOrigin}/previews/${folder}/${sound.id}_${sound.userId}-lq.ogg`,
       },
       num_downloads: sound.id % 977,
       avg_rating: 3.5,
@@ -322,10 +349,41 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     sendJson(res, 200, { access_token: access, expires_in: 86400, token_type: 'Bearer', scope: 'read write', refresh_token: refreshToken });
   };
 
+  /** What a broken or changed service answers instead of a search page; true when it answered. */
+  const drifted = (res: ServerResponse, drift: FreesoundDrift): boolean => {
+    switch (drift) {
+      case 'login':
+        sendJson(res, 403, { detail: 'You do not have permission to perform this action.' });
+        return true;
+      case 'challenge':
+        sendText(res, 403, CHALLENGE_PAGE, { 'cf-mitigated': 'challenge' });
+        return true;
+      case 'missing':
+        sendJson(res, 404, { detail: 'Not found.' });
+        return true;
+      case 'html':
+        sendText(res, 200, '<!DOCTYPE html><html><head><title>Freesound - Maintenance</title></head><body>We will be back soon.</body></html>');
+        return true;
+      case 'empty':
+        sendJson(res, 200, { count: sounds.length, next: null, previous: null, results: [] });
+        return true;
+      case 'renamed': {
+        // A changed API: `id` and `name` renamed (sound_id, title).
+        const results = sounds.slice(0, 3).map(({ id, name, ...rest }) => ({ sound_id: id, title: name, ...rest }));
+        sendJson(res, 200, { count: sounds.length, next: null, previous: null, results });
+        return true;
+      }
+    }
+  };
+
   const server = await startHttpServer(handler);
+  const cdn = await startHttpServer(cdnHandler);
   origin = server.origin;
+  cdnOrigin = cdn.origin;
   return {
     ...server,
+    cdn,
+    mediaHost: cdn.host,
     apiBase: `${server.origin}/apiv2/`,
     apiKey,
     sounds,
@@ -334,7 +392,7 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     faults,
     oauth,
     close: async () => {
-      await server.close();
+      await Promise.all([server.close(), cdn.close()]);
       await assets.cleanup();
     },
   };
@@ -364,6 +422,7 @@ export function matchesFilter(sound: FixtureSound, filter: string): boolean {
       return n >= lo && n <= hi;
     }
     const wanted = value.replace(/^"|"$/g, '');
+    if (field === 'license') return LICENSE_NAMES[String(actual)] === wanted;
     if (Array.isArray(actual)) return actual.includes(wanted);
     return String(actual) === wanted;
   });

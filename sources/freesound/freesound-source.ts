@@ -3,8 +3,9 @@
  * default), each normalised to a ClipRecord with LAION's captions, its licence id and the metadata.
  * Sounds whose `gen_ai_preference` the spec excludes are marked `optedOut`, so the crawl leaves
  * them out and counts them exactly (checkpointed like every exclusion); `null` results
- * (deleted sounds) are skipped; 404 past the last page ends the crawl; 401 stops it with a clear
- * error. Audio is a preview (no OAuth) or the original (OAuth2 bearer).
+ * (deleted sounds) are skipped; 404 past the last page ends the crawl; 401, a first page that is
+ * missing, HTML, empty or lacks the fields we read stop it with a clear error (first-page.ts).
+ * Audio is a preview (no OAuth) or the original (OAuth2 bearer).
  */
 import type { ClipRecord } from '../../schemas/clip.ts';
 import { ClipError } from '../../schemas/failure.ts';
@@ -13,6 +14,7 @@ import type { HttpClient } from '../../infra/http/client.ts';
 import { HttpStatusError } from '../../infra/http/errors.ts';
 import { hostsOf } from '../../infra/http/policy.ts';
 import { parseIntegerCursor } from '../cursor.ts';
+import { checkFirstRecords, checkPage, formatError, ProviderError } from '../first-page.ts';
 import { providerClient } from '../provider-client.ts';
 import { registerSecret, safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
@@ -21,7 +23,7 @@ import type { LocalAudio, CrawlItem, ResumableSource, SourceContext } from '../s
 import { freesoundCaptions } from './captions.ts';
 import { licenseId } from './license.ts';
 import { FreesoundOAuth } from './oauth.ts';
-import { apiDetail, normaliseNext, searchPageSchema, searchUrl, soundSchema, type FreesoundSound } from './search.ts';
+import { apiDetail, searchPageSchema, searchUrl, soundSchema, type FreesoundSound } from './search.ts';
 
 /** Where a crawl stands: the result at `index` (nulls included) of `page` was the last one yielded. */
 interface Cursor {
@@ -36,6 +38,7 @@ export class FreesoundSource implements ResumableSource {
   readonly #api: HttpClient;
   readonly #media: HttpClient;
   readonly #oauth: FreesoundOAuth;
+  #total: number | null = null;
 
   constructor(spec: FreesoundSourceSpec, context: SourceContext) {
     this.#spec = spec;
@@ -56,40 +59,52 @@ export class FreesoundSource implements ResumableSource {
   async *crawl(cursor?: string): AsyncGenerator<CrawlItem> {
     const key = this.#apiKey();
     const from = parseIntegerCursor('freesound', cursor, { page: 1, index: -1 }, '{"page":n,"index":i}');
-    let page = from?.page ?? 1;
     let skipThrough = from?.index ?? -1;
-    let url: URL | null = searchUrl(this.#spec, page);
-    let pages = 0;
-    while (url !== null) {
-      if (this.#spec.maxPages !== undefined && pages >= this.#spec.maxPages) return;
-      pages++;
+    const check = {
+      provider: 'freesound',
+      format: 'json' as const,
+      whenRefused: `check the key in ${this.#spec.apiKeyEnv}`,
+      whenMissing: `check apiBase (${safeUrl(this.#spec.apiBase)}), query and filter`,
+    };
+    // Page N is built from the spec, never by following `next`: the API's next links leave `+`
+    // unescaped, so a filter such as license:"Sampling+" would change meaning from page 2 on.
+    for (let page = from?.page ?? 1, pages = 0; this.#spec.maxPages === undefined || pages < this.#spec.maxPages; page++, pages++) {
+      const first = from === null && pages === 0;
+      const url = searchUrl(this.#spec, page);
       const response = await this.#api.request(url, { headers: { Authorization: `Token ${key}` } });
-      if (response.status === 404) return; // past the last page: the API's way of saying "done"
       if (response.status === 401 || response.status === 403) {
-        throw new Error(`freesound: the API refused the key in ${this.#spec.apiKeyEnv} (HTTP ${response.status}: ${detailOf(response)}); check the key`);
+        throw new ProviderError('freesound', safeUrl(url), response.status, 'unauthorised', `freesound: the API refused the key in ${this.#spec.apiKeyEnv} (HTTP ${response.status}: ${detailOf(response)}); check the key`);
       }
-      if (response.status !== 200) {
-        throw new Error(`freesound: search ${safeUrl(url)} answered HTTP ${response.status}: ${detailOf(response)}`);
-      }
-      const body = searchPageSchema.parse(response.json());
-      for (const [index, raw] of body.results.entries()) {
-        if (index <= skipThrough) continue;
-        const position = JSON.stringify({ page, index } satisfies Cursor);
-        if (raw === null) continue; // deleted after indexing
-        const parsed = soundSchema.safeParse(raw);
-        if (!parsed.success) {
-          log.warn('freesound: skipping a malformed search result', { page, index, problem: parsed.error.issues[0]?.message });
+      const raw = checkPage(response, url, check, first);
+      if (response.status === 404) return; // past the last page: the API's way of saying "done"
+      const parsed = searchPageSchema.safeParse(raw);
+      if (!parsed.success) throw formatError(check, url, `not a search page {count, next, results[]} (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+      const body = parsed.data;
+      const records: ClipRecord[] = [];
+      const malformed: string[] = [];
+      for (const [index, result] of body.results.entries()) {
+        if (result === null) continue; // deleted after indexing
+        const sound = soundSchema.safeParse(result);
+        if (!sound.success) {
+          const issue = sound.error.issues[0];
+          malformed.push(`result ${index}: ${issue?.path.join('.')}: ${issue?.message}`);
+          if (!first) log.warn('freesound: skipping a malformed search result', { page, index, problem: issue?.message });
           continue;
         }
-        yield { record: this.#record(parsed.data), cursor: position };
+        const record = this.#record(sound.data);
+        records.push(record);
+        if (index > skipThrough) yield { record, cursor: JSON.stringify({ page, index } satisfies Cursor) };
       }
+      this.#total = body.count;
+      if (first && (malformed.length > 0 || body.count === 0 || body.results.length === 0)) checkFirstRecords(check, url, records, body.count, malformed);
       skipThrough = -1;
       if (body.results.length === 0 || body.next === null) return;
-      const next = normaliseNext(body.next, url);
-      if (next === null) throw new Error(`freesound: unusable next link on page ${page}: ${safeUrl(body.next)}`);
-      page = next.page;
-      url = next.url;
     }
+  }
+
+  /** The provider's total for the query, as the last page read stated it (`count`). */
+  get total(): number | null {
+    return this.#total;
   }
 
   async materialise(record: ClipRecord, workDir: string, limits: { maxBytes: number }): Promise<LocalAudio> {

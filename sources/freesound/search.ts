@@ -1,8 +1,8 @@
 /**
- * Freesound APIv2 search: building page URLs, reading pages, and taming `next` links. The API's
- * `next` is shaped `https://freesound.org/apiv2/search/?&query=…&page=N…` (note `?&`) and carries no
- * credential; re-parsing it through URL drops the empty parameter, and any `token` is removed so auth
- * goes in the header only (a token in a URL ends up in proxy and server logs).
+ * Freesound APIv2 search: building page URLs and reading pages. Every page's URL is built here from
+ * the spec (URLSearchParams escapes `+` as %2B); the API's `next` links are never followed — they
+ * are shaped `…/search/?&query=…`, carry no credential and leave `+` unescaped, which a server reads
+ * as a space (shared/reference/providers.md, issue #14).
  */
 import { z } from 'zod';
 import type { FreesoundSourceSpec } from '../../schemas/source-spec.ts';
@@ -32,24 +32,6 @@ export function searchUrl(spec: FreesoundSourceSpec, page: number): URL {
   url.searchParams.set('page_size', String(Math.min(150, spec.pageSize)));
   url.searchParams.set('page', String(page));
   return url;
-}
-
-/** A `next` link made safe and explicit: no empty or credential parameters; its page number. */
-export function normaliseNext(next: string, base: URL): { url: URL; page: number } | null {
-  let url: URL;
-  try {
-    url = new URL(next, base);
-  } catch {
-    return null;
-  }
-  const clean = new URLSearchParams();
-  for (const [key, value] of url.searchParams) {
-    if (key === '' || key === 'token') continue;
-    clean.append(key, value);
-  }
-  url.search = clean.toString();
-  const page = Number(url.searchParams.get('page'));
-  return Number.isInteger(page) && page > 0 ? { url, page } : null;
 }
 
 /** A sound as the search returns it: only what we rely on is checked, the rest is kept as is. */

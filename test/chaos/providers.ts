@@ -79,7 +79,7 @@ export function crawlJobs(providers: ChaosProviders, options: { dataset: string;
         type: 'freesound',
         name: 'freesound',
         apiBase: freesound.apiBase,
-        mediaHosts: [freesound.host],
+        mediaHosts: [freesound.mediaHost],
         pageSize: options.pageSize,
         rate: [options.rates.freesoundApi],
         mediaRate: [options.rates.freesoundMedia],

@@ -30,7 +30,7 @@ before(async () => {
   await writeFile(join(work, 'eval-ids.txt'), `# evaluation-set overlap\n${fx.sounds[0]!.id}\n${fx.sounds[9]!.id}\n`);
   crawlArgs = [
     'crawl', 'freesound',
-    '--set', `apiBase=${fx.apiBase}`, '--set', `mediaHosts=["${fx.host}"]`, '--set', 'pageSize=3',
+    '--set', `apiBase=${fx.apiBase}`, '--set', `mediaHosts=["${fx.mediaHost}"]`, '--set', 'pageSize=3',
     '--set', 'rate=[{"limit":500,"windowMs":1000}]', '--set', 'mediaRate=[{"limit":10,"windowMs":1000}]',
     '--shard-size', '3', '--chunk-size', '3', '--test-fraction', '0.2', '--max-shards-in-flight', '2', '--no-caption',
     '--exclude-license-prefix', 'cc-by-nc', '--exclude-ids', join(work, 'eval-ids.txt'),

@@ -27,7 +27,7 @@ const records = (stdout: string): ClipRecord[] =>
     .filter(Boolean)
     .map((line) => clipRecordSchema.parse(JSON.parse(line)));
 
-const freesound = () => ['crawl', 'freesound', '--set', `apiBase=${fx.apiBase}`, '--set', `mediaHosts=["${fx.host}"]`, '--set', 'pageSize=5', '--dry-run', '--json'];
+const freesound = () => ['crawl', 'freesound', '--set', `apiBase=${fx.apiBase}`, '--set', `mediaHosts=["${fx.mediaHost}"]`, '--set', 'pageSize=5', '--dry-run', '--json'];
 
 /** Keys of the queues: a dry run must leave none (the rate limiter's and HTTP counters' keys are expected). */
 async function queueKeys(): Promise<string[]> {
@@ -81,7 +81,7 @@ describe('crawl --dry-run', () => {
       .filter((s) => !s.deleted && s.duration <= 180 && s.samplerate >= 16000 && s.gen_ai_preference !== 'no-gen-ai')
       .sort((a, b) => (a.created < b.created ? -1 : 1));
     assert.deepEqual(listed.map((r) => r.id), expected.slice(0, 7).map((s) => String(s.id)));
-    assert.ok(listed.every((r) => r.source === 'freesound' && r.audio.startsWith(`${fx.origin}/previews/`)));
+    assert.ok(listed.every((r) => r.source === 'freesound' && r.audio.startsWith(`${fx.cdn.origin}/previews/`)));
     assert.equal(fx.stats.previews, before.previews, 'no audio fetched');
     // Pages of five as the API lists them (nulls and no-gen-ai sounds included), up to the seventh record's.
     const listedByApi = fx.sounds.filter((s) => s.duration <= 180 && s.samplerate >= 16000).sort((a, b) => (a.created < b.created ? -1 : 1));

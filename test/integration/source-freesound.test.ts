@@ -1,7 +1,7 @@
 /**
  * The Freesound adapter against the Freesound fixture server (real HTTP, real Redis, real audio):
- * records and LAION captions, paging through `?&` next links without tokens, nulls, filters pushed
- * to the API, gen_ai_preference exclusions, 404 past the end, 401, resume from a cursor, a 429/5xx
+ * records and LAION captions, pages built from the spec (not the `+`-mangling next links), nulls,
+ * an empty query listing everything, previews from a second host, filters pushed to the API, gen_ai_preference exclusions, 404 past the end, 401, resume from a cursor, a 429/5xx
  * storm, previews and OAuth2 originals, and no credential in any log line.
  */
 import assert from 'node:assert/strict';
@@ -38,7 +38,7 @@ function spec(extra: Record<string, unknown> = {}) {
   return freesoundSourceSpecSchema.parse({
     type: 'freesound',
     apiBase: fx.apiBase,
-    mediaHosts: [fx.host],
+    mediaHosts: [fx.mediaHost],
     pageSize: 7,
     rate: [{ limit: 60, windowMs: 2000 }],
     mediaRate: [{ limit: 100, windowMs: 1000 }],
@@ -82,7 +82,7 @@ describe('Freesound source', () => {
     assert.deepEqual(door.tags, ['door', 'slam', 'wood', 'foley']);
     assert.equal(door.license, 'cc0');
     assert.equal(door.source, 'freesound');
-    assert.match(door.audio, new RegExp(`^${fx.origin}/previews/\\d+/${door.id}_\\d+-hq\\.mp3$`));
+    assert.match(door.audio, new RegExp(`^${fx.cdn.origin}/previews/\\d+/${door.id}_\\d+-hq\\.mp3$`));
     assert.equal(door.original.description, 'A heavy wooden door slams shut. Recorded in an old farmhouse with a Zoom H4n.');
     assert.equal(door.original.username, 'farmfoley');
 
@@ -116,7 +116,7 @@ describe('Freesound source', () => {
     assert.equal(baseline.find((i) => i.record.original.name === 'bird.song.final.mp3')!.record.optedOut, undefined);
   });
 
-  it('pages to the end through ?& next links, re-adding auth, skipping nulls, in created order', () => {
+  it('pages to the end with pages built from the spec, auth in the header, skipping nulls, in created order', () => {
     const expected = fx.sounds
       .filter((s) => !s.deleted && s.duration <= 180 && s.samplerate >= 16000)
       .sort((a, b) => (a.created < b.created ? -1 : 1))
@@ -125,6 +125,14 @@ describe('Freesound source', () => {
     assert.ok(fx.sounds.some((s) => s.deleted), 'the fixture must list some nulls');
     // Every search carried the key in the header; none carried it in the URL.
     assert.deepEqual([...fx.stats.authSeen], [`Token ${fx.apiKey}`]);
+  });
+
+  it('keeps a Sampling+ filter on every page (following the next links would turn + into a space)', async () => {
+    const sampling = fx.sounds.filter((s) => !s.deleted && s.license.includes('sampling+') && s.duration <= 180 && s.samplerate >= 16000);
+    assert.ok(sampling.length > 2, 'the fixture must list Sampling+ sounds over several pages');
+    const items = await crawl(new FreesoundSource(spec({ filter: 'license:"Sampling+"', pageSize: 2 }), context()));
+    assert.deepEqual(items.map((i) => i.record.id).sort(), sampling.map((s) => String(s.id)).sort());
+    assert.ok(items.every((i) => i.record.license === 'sampling+'));
   });
 
   it('resumes from a cursor mid-page and at a page boundary without loss or duplicates', async () => {

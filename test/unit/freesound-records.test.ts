@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { descriptionCaption, freesoundCaptions, titleCaption } from '../../sources/freesound/captions.ts';
 import { licenseId } from '../../sources/freesound/license.ts';
-import { normaliseNext, searchFilter, searchUrl } from '../../sources/freesound/search.ts';
+import { searchFilter, searchUrl } from '../../sources/freesound/search.ts';
 import { freesoundSourceSpecSchema } from '../../schemas/source-spec.ts';
 
 describe('Freesound captions (LAION rules)', () => {
@@ -58,10 +58,11 @@ describe('Freesound search URLs', () => {
     assert.equal(url.searchParams.get('token'), null);
   });
 
-  it('tames next links: ?& and any token removed, page read', () => {
-    const next = normaliseNext('https://freesound.org/apiv2/search/?&query=rain&page=4&page_size=150&token=leaked', new URL('https://freesound.org/apiv2/search/'))!;
-    assert.equal(next.page, 4);
-    assert.equal(next.url.href, 'https://freesound.org/apiv2/search/?query=rain&page=4&page_size=150');
-    assert.equal(normaliseNext('https://freesound.org/apiv2/search/?&query=x', new URL('https://freesound.org/')), null);
+  it('builds page N from the spec with + escaped, so a Sampling+ filter keeps its meaning on every page', () => {
+    const spec = freesoundSourceSpecSchema.parse({ type: 'freesound', query: '+door', filter: 'license:"Sampling+"' });
+    const url = searchUrl(spec, 2);
+    assert.match(url.search, /query=%2Bdoor/);
+    assert.match(url.search, /license%3A%22Sampling%2B%22/);
+    assert.equal(new URLSearchParams(url.search).get('filter'), 'license:"Sampling+" duration:[0 TO 180] samplerate:[16000 TO *]');
   });
 });
