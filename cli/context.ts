@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { configFromEnv, type Config } from '../schemas/config.ts';
 import { connectRedis, redisAnswers } from '../infra/redis/connection.ts';
 import type { QueueContext } from '../infra/queues.ts';
@@ -18,8 +19,25 @@ export function normaliseDatasetUri(uri: string): string {
   return resolve(uri.startsWith('file://') ? new URL(uri).pathname : uri);
 }
 
-export function parseNumber(value: string): number {
+/**
+ * Commander argument parsers for numeric options: commander refuses a bad value naming the option
+ * ("error: option '--watch [seconds]' argument 'abc' is invalid. not a number") before any work;
+ * ranges stay in the schemas, whose errors name the field.
+ */
+export function numberArg(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`not a number: ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('not a number.');
+  return n;
+}
+
+export function integerArg(value: string): number {
+  const n = numberArg(value);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('not a whole number.');
+  return n;
+}
+
+export function positiveArg(value: string): number {
+  const n = numberArg(value);
+  if (n <= 0) throw new InvalidArgumentError('must be greater than 0.');
   return n;
 }

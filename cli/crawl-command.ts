@@ -10,7 +10,7 @@ import { compileRules, noneExcluded, parseIdList, totalExcluded, withExcludedIds
 import { LAION_AUDIO_630K, LAION_AUDIO_630K_SOURCES, laionAudio630kCrawls } from '../crawl/recipes/laion-audio-630k.ts';
 import { runCrawls } from '../crawl/run-crawl.ts';
 import { applySettings, givenPaths, parseSetting, parseSourceSpec, SOURCE_TYPES } from '../crawl/source-settings.ts';
-import { normaliseDatasetUri, openQueueContext, parseNumber } from './context.ts';
+import { integerArg, normaliseDatasetUri, numberArg, openQueueContext } from './context.ts';
 
 interface CrawlOptions {
   dataset?: string;
@@ -23,38 +23,38 @@ interface CrawlOptions {
   excludeLicense: string[];
   excludeLicensePrefix: string[];
   excludeIds: string[];
-  shardSize: string;
-  testFraction: string;
+  shardSize: number;
+  testFraction: number;
   splitSeed: string;
-  chunkSize: string;
-  maxDuration?: string;
-  minSampleRate?: string;
-  limit?: string;
-  maxShardsInFlight: string;
+  chunkSize: number;
+  maxDuration?: number;
+  minSampleRate?: number;
+  limit?: number;
+  maxShardsInFlight: number;
   resume: boolean;
-  workers: string;
-  concurrency: string;
+  workers: number;
+  concurrency: number;
   json: boolean;
   dryRun: boolean;
   caption: boolean;
   captionModel?: string;
-  captionBatchSize: string;
+  captionBatchSize: number;
   clapModel?: string;
 }
 
-const optional = (v: string | undefined) => (v === undefined ? null : parseNumber(v));
+const optional = (v: number | undefined) => v ?? null;
 
 /** The dataset settings every crawl of this command shares (input of `datasetSpecSchema`). */
 function datasetFromOptions(options: CrawlOptions, uri: string) {
   return {
     uri,
-    shardSize: parseNumber(options.shardSize),
-    testFraction: parseNumber(options.testFraction),
+    shardSize: options.shardSize,
+    testFraction: options.testFraction,
     splitSeed: options.splitSeed,
-    chunkSize: parseNumber(options.chunkSize),
+    chunkSize: options.chunkSize,
     filters: { maxDurationSec: optional(options.maxDuration), minSampleRate: optional(options.minSampleRate) },
     caption: options.caption
-      ? { model: options.captionModel ?? (process.env.CLAPSET_CAPTION_MODEL || null), batchSize: parseNumber(options.captionBatchSize) }
+      ? { model: options.captionModel ?? (process.env.CLAPSET_CAPTION_MODEL || null), batchSize: options.captionBatchSize }
       : null,
     embed: (options.clapModel ?? process.env.CLAPSET_CLAP_MODEL) ? { model: (options.clapModel ?? process.env.CLAPSET_CLAP_MODEL)! } : null,
   };
@@ -77,7 +77,7 @@ export function crawlJobFromOptions(sourceType: string, options: CrawlOptions): 
       dataset: datasetFromOptions(options, normaliseDatasetUri(options.dataset ?? '')),
       source: sourceSpecFromOptions(sourceType, options),
       limit: optional(options.limit),
-      maxShardsInFlight: parseNumber(options.maxShardsInFlight),
+      maxShardsInFlight: options.maxShardsInFlight,
       exclude: { licenses: options.excludeLicense, licensePrefixes: options.excludeLicensePrefix },
     },
     'crawl options',
@@ -95,7 +95,7 @@ function recipeCrawls(options: CrawlOptions, uri: string): CrawlJob[] {
     settings: options.set.map(parseSetting),
     exclude: { licenses: options.excludeLicense, licensePrefixes: options.excludeLicensePrefix },
     limit: optional(options.limit),
-    maxShardsInFlight: parseNumber(options.maxShardsInFlight),
+    maxShardsInFlight: options.maxShardsInFlight,
   });
 }
 
@@ -193,21 +193,21 @@ export function registerCrawlCommand(program: Command): void {
     .option('--exclude-license <ids>', 'leave out clips with these licence ids, e.g. cc-by-nc-3.0,cc-by-nc-4.0 (counted, never fetched)', collectList, [])
     .option('--exclude-license-prefix <prefixes>', 'leave out clips whose licence id starts with one of these, e.g. cc-by-nc (counted, never fetched)', collectList, [])
     .option('--exclude-ids <file>', 'leave out these provider ids, one per line (e.g. evaluation-set ids); with --recipe <source>=<file>; repeatable', collect, [])
-    .option('--shard-size <n>', 'samples per shard', '512')
-    .option('--test-fraction <x>', 'fraction of clips in the test split (seeded by key)', '0.1')
+    .option('--shard-size <n>', 'samples per shard', integerArg, 512)
+    .option('--test-fraction <x>', 'fraction of clips in the test split (seeded by key)', numberArg, 0.1)
     .option('--split-seed <seed>', 'seed of the train/test assignment', 'clapset')
-    .option('--chunk-size <n>', 'clips per transcode job (one ffmpeg process each)', '16')
-    .option('--max-duration <seconds>', "filter out clips longer than this (LAION's Freesound rule: 180)")
-    .option('--min-sample-rate <hz>', "filter out clips whose source rate is below this (LAION's Freesound rule: 16000)")
+    .option('--chunk-size <n>', 'clips per transcode job (one ffmpeg process each)', integerArg, 16)
+    .option('--max-duration <seconds>', "filter out clips longer than this (LAION's Freesound rule: 180)", numberArg)
+    .option('--min-sample-rate <hz>', "filter out clips whose source rate is below this (LAION's Freesound rule: 16000)", integerArg)
     .option('--caption-model <dir|id>', 'T5 keyword-to-caption model folder or hub id (default: CLAPSET_CAPTION_MODEL, else LAION\'s template "the sounds of a, b, and c.")')
-    .option('--caption-batch-size <n>', 'keyword lists per model call', '8')
+    .option('--caption-batch-size <n>', 'keyword lists per model call', integerArg, 8)
     .option('--no-caption', 'skip the caption stage (no text_augment_t5)')
     .option('--clap-model <dir|id>', 'CLAP model folder or hub id: adds the embed stage (default: CLAPSET_CLAP_MODEL; none: no embeddings)')
-    .option('--limit <n>', 'stop after this many source records (per source)')
-    .option('--max-shards-in-flight <n>', 'shards queued at once (bounds what Redis holds)', '4')
+    .option('--limit <n>', 'stop after this many source records (per source)', integerArg)
+    .option('--max-shards-in-flight <n>', 'shards queued at once (bounds what Redis holds)', integerArg, 4)
     .option('--resume', 'continue an existing dataset: shards whose stats exist are skipped', false)
-    .option('--workers <n>', 'worker processes to start on this host for the crawl (0: use workers already running)', '0')
-    .option('--concurrency <n>', 'transcode concurrency of each started worker', '2')
+    .option('--workers <n>', 'worker processes to start on this host for the crawl (0: use workers already running)', integerArg, 0)
+    .option('--concurrency <n>', 'transcode concurrency of each started worker', integerArg, 2)
     .option('--dry-run', 'print the records the crawl would plan (after exclusions, up to --limit) and stop: no audio fetched, nothing enqueued', false)
     .option('--json', 'print the summary as one JSON line (with --dry-run: one ClipRecord per line)', false)
     .action(async (sourceType: string | undefined, options: CrawlOptions) => {
@@ -219,8 +219,8 @@ export function registerCrawlCommand(program: Command): void {
       try {
         const result = await runCrawls(config, ctx, crawls, {
           resume: options.resume,
-          localWorkers: parseNumber(options.workers),
-          workerConcurrency: parseNumber(options.concurrency),
+          localWorkers: options.workers,
+          workerConcurrency: options.concurrency,
           excludedIds: files,
         });
         // A crawl job of an older clapset (attached to with --resume) reports no exclusions.

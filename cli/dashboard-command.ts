@@ -1,24 +1,24 @@
 import type { Command } from 'commander';
 import { startDashboard } from '../dashboard/server.ts';
 import { configFromEnv } from '../schemas/config.ts';
-import { normaliseDatasetUri, openQueueContext, parseNumber } from './context.ts';
+import { integerArg, normaliseDatasetUri, openQueueContext } from './context.ts';
 
 export function registerDashboardCommand(program: Command): void {
   program
     .command('dashboard')
     .description('Serve the web dashboard: per-source hours vs LAION-Audio-630K, length distributions, queues, failures, shards; /metrics and Bull Board at /queues')
     .option('--host <host>', 'address to bind (beyond loopback a token is required)', '127.0.0.1')
-    .option('--port <n>', 'port', '8630')
+    .option('--port <n>', 'port (0: any free port)', integerArg, 8630)
     .option('--dataset <uri...>', 'datasets to show (those being crawled under this Redis prefix are shown anyway)')
     .option('--token <token>', 'require this token (default: CLAPSET_DASHBOARD_TOKEN)')
-    .action(async (options: { host: string; port: string; dataset?: string[]; token?: string }) => {
+    .action(async (options: { host: string; port: number; dataset?: string[]; token?: string }) => {
       const config = configFromEnv();
       const ctx = await openQueueContext(config);
       const dashboard = await startDashboard({
         ctx,
         config,
         host: options.host,
-        port: parseNumber(options.port),
+        port: options.port,
         token: options.token ?? process.env.CLAPSET_DASHBOARD_TOKEN ?? null,
         datasets: (options.dataset ?? []).map(normaliseDatasetUri),
       });

@@ -9,7 +9,7 @@ import { featuresForFile } from '../workers/embed/features-file.ts';
 import { ClapEmbedder } from '../workers/embed/clap-embedder.ts';
 import { readManifest } from '../dataset/finalise.ts';
 import { searchLike, searchText, type SearchHit } from '../search/search.ts';
-import { normaliseDatasetUri, parseNumber } from './context.ts';
+import { integerArg, normaliseDatasetUri } from './context.ts';
 
 function printHits(hits: readonly SearchHit[], json: boolean): void {
   if (json) {
@@ -25,17 +25,17 @@ export function registerEmbeddingCommands(program: Command): void {
     .description("Text-to-audio (or audio-to-audio with --like) search over a dataset's CLAP embeddings: exact cosine, streamed from the .npy files")
     .argument('[text]', 'what the clips should sound like')
     .requiredOption('--dataset <uri>', 'a dataset with embeddings (crawled with --clap-model)')
-    .option('--k <n>', 'how many results', '10')
+    .option('--k <n>', 'how many results', integerArg, 10)
     .option('--like <key>', 'find clips that sound like this sample key instead of a text query')
     .option('--split <split>', 'only train or test')
     .option('--clap-model <dir|id>', "text encoder for the query (default: the dataset's model from manifest.json)")
     .option('--device <device>', 'cpu, webgpu or cuda', 'cpu')
-    .option('--concurrency <n>', 'embedding matrices read at once (raise it for S3: each read waits a round trip)', '4')
+    .option('--concurrency <n>', 'embedding matrices read at once (raise it for S3: each read waits a round trip)', integerArg, 4)
     .option('--json', 'print the hits as JSON', false)
-    .action(async (text: string | undefined, options: { dataset: string; k: string; like?: string; split?: string; clapModel?: string; device: string; concurrency: string; json: boolean }) => {
+    .action(async (text: string | undefined, options: { dataset: string; k: number; like?: string; split?: string; clapModel?: string; device: string; concurrency: number; json: boolean }) => {
       const store = openStore(normaliseDatasetUri(options.dataset));
       try {
-        const search = { k: parseNumber(options.k), concurrency: parseNumber(options.concurrency), ...(options.split ? { split: options.split } : {}) };
+        const search = { k: options.k, concurrency: options.concurrency, ...(options.split ? { split: options.split } : {}) };
         if (options.like) return printHits(await searchLike(store, options.like, search), options.json);
         if (!text) throw new Error('give a text query, or --like <key>');
         const model = options.clapModel ?? (await readManifest(store))?.embedding?.model;
@@ -58,15 +58,15 @@ export function registerEmbeddingCommands(program: Command): void {
     .requiredOption('--out <file.npy>', 'where to write the features')
     .option('--truncation <mode>', 'fusion or rand_trunc', 'fusion')
     .option('--filter-bank <bank>', 'htk (fused checkpoints) or slaney (unfused)')
-    .option('--seed <n>', 'seed of the random crops', '0')
-    .action(async (audio: string, options: { out: string; truncation: string; filterBank?: string; seed: string }) => {
+    .option('--seed <n>', 'seed of the random crops', integerArg, 0)
+    .action(async (audio: string, options: { out: string; truncation: string; filterBank?: string; seed: number }) => {
       if (options.truncation !== 'fusion' && options.truncation !== 'rand_trunc') throw new Error(`--truncation is fusion or rand_trunc, not ${JSON.stringify(options.truncation)}`);
       const filterBank = options.filterBank ?? (options.truncation === 'fusion' ? 'htk' : 'slaney');
       if (filterBank !== 'htk' && filterBank !== 'slaney') throw new Error(`--filter-bank is htk or slaney, not ${JSON.stringify(filterBank)}`);
       const result = await featuresForFile(audio, {
         truncation: options.truncation,
         filterBank,
-        seed: parseNumber(options.seed),
+        seed: options.seed,
         ffmpegPath: await locateFfmpeg(configFromEnv()),
       });
       await writeFile(options.out, result.npy);

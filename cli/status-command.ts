@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { bar } from '../infra/progress.ts';
 import { EXCLUSION_REASONS, type ExcludedCounts } from '../schemas/exclusions.ts';
 import { readPipelineStatus, type PipelineStatus } from '../crawl/queue-status.ts';
-import { openQueueContext } from './context.ts';
+import { openQueueContext, positiveArg } from './context.ts';
 
 export function renderStatus(status: PipelineStatus): string {
   const lines = [`queues (prefix ${status.prefix})`];
@@ -38,19 +38,20 @@ export function registerStatusCommand(program: Command): void {
     .command('status')
     .description('Per-stage queue counts and completion rates, and the progress of every crawl')
     .option('--json', 'print one JSON object', false)
-    .option('--watch [seconds]', 'refresh until interrupted')
-    .action(async (options: { json: boolean; watch?: string | boolean }) => {
+    .option('--watch [seconds]', 'refresh every this many seconds (default 2) until interrupted', positiveArg)
+    .action(async (options: { json: boolean; watch?: number | true }) => {
+      const intervalSec = options.watch === true ? 2 : options.watch;
       const ctx = await openQueueContext();
       try {
         for (;;) {
           const status = await readPipelineStatus(ctx);
           if (options.json) console.log(JSON.stringify(status));
           else {
-            if (options.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+            if (intervalSec !== undefined && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
             console.log(renderStatus(status));
           }
-          if (!options.watch) break;
-          await new Promise((r) => setTimeout(r, 1000 * (typeof options.watch === 'string' ? Number(options.watch) : 2)));
+          if (intervalSec === undefined) break;
+          await new Promise((r) => setTimeout(r, 1000 * intervalSec));
         }
       } finally {
         await ctx.close();
