@@ -5,21 +5,26 @@
  *   <dir>/config.json, preprocessor_config.json, tokenizer.json, tokenizer_config.json,
  *         special_tokens_map.json, onnx/audio_model.onnx, onnx/text_model.onnx
  *
- * with the input/output names of optimum's ClapAudioModelWithProjection / ClapTextModelWithProjection
- * exports, so the loader that serves real weights (workers/embed/clap-embedder.ts) runs unchanged in
- * tests and the demo. No model hub is reachable here, so this is the only CLAP the project can run.
+ * with the graph signatures of the published exports, so the loader that serves real weights
+ * (workers/embed/clap-embedder.ts) runs unchanged in tests and the demo. Those folders were exported
+ * by transformers.js' `scripts/extra/clap.py` (ClapText/AudioModelWithProjectionOnnxConfig) on top of
+ * optimum's CLAP configs from optimum PR #1552 (branch `clap`, commit eee96f7a), which declare:
  *
- *   audio_model.onnx: input_features float32 [batch, 1|4, 1001, 64] (+ is_longer bool [batch, 1] when
- *                     fused) → audio_embeds float32 [batch, 512]
- *   text_model.onnx:  input_ids, attention_mask int64 [batch, sequence] → text_embeds float32 [batch, 512]
+ *   audio_model.onnx: input_features float32 {0: audio_batch_size, 1: num_channels, 2: height, 3: width}
+ *                     (+ is_longer bool {0: audio_batch_size} when fused) → audio_embeds {0: batch_size}
+ *   text_model.onnx:  input_ids int64 {0: batch_size, 1: sequence_length} — and nothing else: no
+ *                     attention_mask → text_embeds {0: batch_size}
  *
  * Like the published exports (HF `Clap*ModelWithProjection.forward`), the graphs return the projection
  * *before* L2 normalisation; the embedder normalises. The maths is a stand-in with the right contract:
  * audio = MLP(mean over time of the scaled log-mel; fused clips that are `is_longer` average all four
- * views, others use the first), text = MLP(masked mean of token embeddings), so padding and batch size
- * do not change a row's embedding — as with the real encoders.
+ * views, others use the first); text = MLP(first token + mean of all tokens). Without a mask every
+ * position counts, padding included — as in HF's ClapTextModel, which attends to every token when no
+ * mask is given and pools the first — so a padded batch changes a caption's embedding, exactly the
+ * trap the embedder must avoid. `textMask: true` forges the variant that declares `attention_mask`
+ * (masked mean), as other exports do.
  *
- * CLI: node --import tsx demo/forge/clap.ts <dir> [--seed 7] [--fused]
+ * CLI: node --import tsx demo/forge/clap.ts <dir> [--seed 7] [--fused] [--text-mask]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -33,6 +38,8 @@ export interface TinyClapOptions {
   seed?: number;
   /** A fused checkpoint (enable_fusion, 4 views + is_longer, truncation "fusion", HTK filters). Default false. */
   fused?: boolean;
+  /** The text graph also declares `attention_mask` (the published one does not). Default false. */
+  textMask?: boolean;
 }
 
 /** The tiny model's dimensions (fixed: tests and docs quote them). */
@@ -41,6 +48,7 @@ export const TINY_CLAP = { projectionDim: 512, hidden: 128, tokenDim: 64, melBin
 export async function forgeTinyClap(dir: string, options: TinyClapOptions = {}): Promise<{ dir: string; vocabSize: number; fused: boolean }> {
   const seed = options.seed ?? 7;
   const fused = options.fused ?? false;
+  const textMask = options.textMask ?? false;
   const tokenizer = tinyRobertaTokenizer();
   const random = seededGaussian(seed);
   const audioWeights = mlpWeights(random, TINY_CLAP.melBins);
@@ -48,9 +56,9 @@ export async function forgeTinyClap(dir: string, options: TinyClapOptions = {}):
   const textWeights = mlpWeights(random, TINY_CLAP.tokenDim);
   await mkdir(join(dir, 'onnx'), { recursive: true });
   await writeFile(join(dir, 'onnx', 'audio_model.onnx'), encodeModel(audioGraph(audioWeights, fused), { docString: `clapset tiny CLAP audio model, seed ${seed}` }));
-  await writeFile(join(dir, 'onnx', 'text_model.onnx'), encodeModel(textGraph(tokenTable, tokenizer.vocabSize, textWeights), { docString: `clapset tiny CLAP text model, seed ${seed}` }));
+  await writeFile(join(dir, 'onnx', 'text_model.onnx'), encodeModel(textGraph(tokenTable, tokenizer.vocabSize, textWeights, textMask), { docString: `clapset tiny CLAP text model, seed ${seed}` }));
   const json = (name: string, value: unknown): Promise<void> => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
-  await json('config.json', configJson(fused, tokenizer.vocabSize, seed));
+  await json('config.json', configJson(fused, tokenizer.vocabSize, seed, textMask));
   await json('preprocessor_config.json', preprocessorConfig(fused));
   await json('tokenizer.json', tokenizer.json);
   await json('tokenizer_config.json', {
@@ -107,14 +115,14 @@ function projection(g: GraphBuilder, x: string, weights: MlpWeights, prefix: str
 
 function audioGraph(weights: MlpWeights, fused: boolean): GraphBuilder {
   const g = new GraphBuilder('clap_audio_model');
-  const channels = fused ? 4 : 1;
-  const features = g.input('input_features', 'float32', ['batch_size', channels, TINY_CLAP.frames, TINY_CLAP.melBins]);
+  // Every axis dynamic, named as optimum's ClapAudioModelWithProjectionOnnxConfig names them.
+  const features = g.input('input_features', 'float32', ['audio_batch_size', 'num_channels', 'height', 'width']);
   // dB values span about -100..+40: scale to O(1) before the MLP.
   const scaled = g.op('Mul', [features, g.float32s([1 / 40], [])]);
   const perView = g.op('ReduceMean', [scaled], { axes: attr.ints([2]), keepdims: attr.int(0) }); // [batch, views, mels]
   let pooled: string;
   if (fused) {
-    const isLonger = g.input('is_longer', 'bool', ['batch_size', 1]);
+    const isLonger = g.input('is_longer', 'bool', ['audio_batch_size', 1]);
     const allViews = g.op('ReduceMean', [perView], { axes: attr.ints([1]), keepdims: attr.int(0) });
     const globalView = g.op('Gather', [perView, g.int64s([0], true)], { axis: attr.int(1) });
     pooled = g.op('Where', [isLonger, allViews, globalView]); // is_longer [batch, 1] broadcasts over mels
@@ -125,22 +133,29 @@ function audioGraph(weights: MlpWeights, fused: boolean): GraphBuilder {
   return g;
 }
 
-function textGraph(tokenTable: Float32Array, vocabSize: number, weights: MlpWeights): GraphBuilder {
+function textGraph(tokenTable: Float32Array, vocabSize: number, weights: MlpWeights, withMask: boolean): GraphBuilder {
   const g = new GraphBuilder('clap_text_model');
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  const mask = g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
   const table = g.initializer('embeddings.word_embeddings.weight', 'float32', [vocabSize, TINY_CLAP.tokenDim], tokenTable);
   const tokens = g.op('Gather', [table, ids], { axis: attr.int(0) }); // [batch, seq, dim]
-  const weight = g.op('Unsqueeze', [g.op('Cast', [mask], { to: attr.int(1) }), g.int64s([2])]); // [batch, seq, 1]
-  const sum = g.op('ReduceSum', [g.op('Mul', [tokens, weight]), g.int64s([1])], { keepdims: attr.int(0) });
-  const count = g.op('Max', [g.op('ReduceSum', [weight, g.int64s([1])], { keepdims: attr.int(0) }), g.float32s([1], [])]);
-  const pooled = g.op('Div', [sum, count]);
+  let mean: string;
+  if (withMask) {
+    const mask = g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
+    const weight = g.op('Unsqueeze', [g.op('Cast', [mask], { to: attr.int(1) }), g.int64s([2])]); // [batch, seq, 1]
+    const sum = g.op('ReduceSum', [g.op('Mul', [tokens, weight]), g.int64s([1])], { keepdims: attr.int(0) });
+    const count = g.op('Max', [g.op('ReduceSum', [weight, g.int64s([1])], { keepdims: attr.int(0) }), g.float32s([1], [])]);
+    mean = g.op('Div', [sum, count]);
+  } else {
+    mean = g.op('ReduceMean', [tokens], { axes: attr.ints([1]), keepdims: attr.int(0) }); // padding counts
+  }
+  const first = g.op('Gather', [tokens, g.int64s([0], true)], { axis: attr.int(1) }); // <s>, as HF's pooler
+  const pooled = g.op('Add', [first, mean]);
   g.output('text_embeds', 'float32', ['batch_size', TINY_CLAP.projectionDim], projection(g, pooled, weights, 'text_projection'));
   return g;
 }
 
 /** HF ClapConfig's shape, with tiny sizes and a marker that the folder is generated, not trained. */
-function configJson(fused: boolean, vocabSize: number, seed: number): Record<string, unknown> {
+function configJson(fused: boolean, vocabSize: number, seed: number, textMask: boolean): Record<string, unknown> {
   return {
     architectures: ['ClapModel'],
     model_type: 'clap',
@@ -166,7 +181,7 @@ function configJson(fused: boolean, vocabSize: number, seed: number): Record<str
       eos_token_id: 2,
       projection_dim: TINY_CLAP.projectionDim,
     },
-    clapset_forge: { generator: 'demo/forge/clap.ts', seed, fused, trained: false },
+    clapset_forge: { generator: 'demo/forge/clap.ts', seed, fused, text_mask: textMask, trained: false },
   };
 }
 
@@ -294,11 +309,11 @@ export function tinyRobertaTokenizer(merges = 200): { json: Record<string, unkno
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { seed: { type: 'string', default: '7' }, fused: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { seed: { type: 'string', default: '7' }, fused: { type: 'boolean', default: false }, 'text-mask': { type: 'boolean', default: false } } });
   const dir = positionals[0];
   if (dir === undefined) {
-    console.error('usage: clap.ts <dir> [--seed 7] [--fused]');
+    console.error('usage: clap.ts <dir> [--seed 7] [--fused] [--text-mask]');
     process.exit(2);
   }
-  console.log(JSON.stringify(await forgeTinyClap(dir, { seed: Number(values.seed), fused: values.fused })));
+  console.log(JSON.stringify(await forgeTinyClap(dir, { seed: Number(values.seed), fused: values.fused, textMask: values['text-mask'] })));
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import type { DecodePcmOptions } from '../../infra/audio/decode-pcm.ts';
+import { log } from '../../infra/log.ts';
 import type { Device } from '../../infra/models/devices.ts';
 import type { ModelDtype } from '../../infra/models/model-dir.ts';
 import { createSession } from '../../infra/models/session.ts';
@@ -21,7 +22,10 @@ export interface ClapEmbedderOptions {
   dtype?: ModelDtype;
   /** Clips per audio session run (a fused clip is 4 × 1001 × 64 floats ≈ 1 MB). Default 8. */
   audioBatchSize?: number;
-  /** Captions per text session run. Default 64. */
+  /**
+   * Captions per text session run. Default 64. A text graph without `attention_mask` (the published
+   * CLAP exports) only ever gets captions of one token length per run, so no padding reaches it.
+   */
   textBatchSize?: number;
 }
 
@@ -40,6 +44,8 @@ export class ClapEmbedder {
     private readonly text: ort.InferenceSession,
     private readonly tokenizer: Tokenizer,
     private readonly padId: number,
+    /** Whether the text graph declares `attention_mask`; without it padding would be read as text. */
+    private readonly textTakesMask: boolean,
     private readonly options: Required<Pick<ClapEmbedderOptions, 'audioBatchSize' | 'textBatchSize'>>,
   ) {}
 
@@ -57,7 +63,11 @@ export class ClapEmbedder {
     });
     try {
       const dim = checkSessions(model, audio, text);
-      return new ClapEmbedder(model, dim, audio, text, tokenizer, padId, { audioBatchSize: options.audioBatchSize ?? 8, textBatchSize: options.textBatchSize ?? 64 });
+      const textTakesMask = text.inputNames.includes('attention_mask');
+      if (!textTakesMask) {
+        log.info('CLAP text graph declares no attention_mask (as the published exports): captions are batched by equal token length so no padding reaches it', { model: model.textModel });
+      }
+      return new ClapEmbedder(model, dim, audio, text, tokenizer, padId, textTakesMask, { audioBatchSize: options.audioBatchSize ?? 8, textBatchSize: options.textBatchSize ?? 64 });
     } catch (error) {
       await Promise.all([audio.release(), text.release()]);
       throw error;
@@ -103,37 +113,49 @@ export class ClapEmbedder {
     return out;
   }
 
-  /** Unit-norm text embeddings, one per caption, in order (RoBERTa tokens, at most 77 with <s> and </s>). */
+  /**
+   * Unit-norm text embeddings, one per caption, in order (RoBERTa tokens, at most 77 with <s> and
+   * </s>). With an `attention_mask` input, runs of `textBatchSize` captions are padded to their
+   * longest and masked. Without one (the published exports), padding would change every shorter
+   * caption's embedding, so captions are grouped by token length and each run holds one length: a
+   * caption's embedding never depends on the captions beside it.
+   */
   async embedText(texts: readonly string[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (let start = 0; start < texts.length; start += this.options.textBatchSize) {
-      const batch = texts.slice(start, start + this.options.textBatchSize);
-      const { ids, mask, length } = this.tokenize(batch);
-      const feeds: Record<string, ort.Tensor> = {
-        input_ids: new ort.Tensor('int64', ids, [batch.length, length]),
-        attention_mask: new ort.Tensor('int64', mask, [batch.length, length]),
-      };
-      // Some exports (e.g. with position ids or token types) declare only what they use: feed what is declared.
-      for (const name of Object.keys(feeds)) if (!this.text.inputNames.includes(name)) delete feeds[name];
-      out.push(...(await this.run(this.text, feeds, 'text_embeds', batch.length)));
+    const encoded = texts.map((text) => this.encode(text));
+    const groups: number[][] = [];
+    if (this.textTakesMask) {
+      for (let start = 0; start < encoded.length; start += this.options.textBatchSize) groups.push(encoded.slice(start, start + this.options.textBatchSize).map((_, i) => start + i));
+    } else {
+      const byLength = new Map<number, number[]>();
+      encoded.forEach((ids, i) => byLength.set(ids.length, [...(byLength.get(ids.length) ?? []), i]));
+      for (const indices of byLength.values()) {
+        for (let start = 0; start < indices.length; start += this.options.textBatchSize) groups.push(indices.slice(start, start + this.options.textBatchSize));
+      }
+    }
+    const out = new Array<Float32Array>(texts.length);
+    for (const group of groups) {
+      const { ids, mask, length } = this.pad(group.map((i) => encoded[i]!));
+      const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [group.length, length]) };
+      if (this.textTakesMask) feeds.attention_mask = new ort.Tensor('int64', mask, [group.length, length]);
+      const rows = await this.run(this.text, feeds, 'text_embeds', group.length);
+      group.forEach((index, r) => (out[index] = rows[r]!));
     }
     return out;
   }
 
-  /**
-   * Token ids padded to the longest caption of the batch (not to 77: padding is masked, so the
-   * embedding is the same and short captions cost less), truncated to 77 keeping the closing </s>.
-   */
-  tokenize(texts: readonly string[]): { ids: BigInt64Array; mask: BigInt64Array; length: number } {
+  /** A caption's token ids: `<s> … </s>`, truncated to 77 keeping the closing `</s>` (LAION-CLAP's budget). */
+  encode(text: string): number[] {
     const max = this.model.maxTextLength;
-    const encoded = texts.map((text): number[] => {
-      const ids = this.tokenizer.encode(text).ids;
-      return ids.length <= max ? ids : [...ids.slice(0, max - 1), ids[ids.length - 1]!];
-    });
-    const length = Math.max(1, ...encoded.map((ids) => ids.length));
-    const ids = new BigInt64Array(texts.length * length).fill(BigInt(this.padId));
-    const mask = new BigInt64Array(texts.length * length);
-    encoded.forEach((row, r) =>
+    const ids = this.tokenizer.encode(text).ids;
+    return ids.length <= max ? ids : [...ids.slice(0, max - 1), ids[ids.length - 1]!];
+  }
+
+  /** Rows padded to the longest of them (not to 77: short runs cost less), with the mask of real tokens. */
+  private pad(rows: readonly number[][]): { ids: BigInt64Array; mask: BigInt64Array; length: number } {
+    const length = Math.max(1, ...rows.map((ids) => ids.length));
+    const ids = new BigInt64Array(rows.length * length).fill(BigInt(this.padId));
+    const mask = new BigInt64Array(rows.length * length);
+    rows.forEach((row, r) =>
       row.forEach((id, c) => {
         ids[r * length + c] = BigInt(id);
         mask[r * length + c] = 1n;
@@ -170,6 +192,8 @@ function checkSessions(model: ClapModelInfo, audio: ort.InferenceSession, text: 
   };
   const audioDim = expect(audio, model.audioModel, ['input_features'], 'audio_embeds');
   const textDim = expect(text, model.textModel, ['input_ids'], 'text_embeds');
+  const unknown = text.inputNames.filter((name) => name !== 'input_ids' && name !== 'attention_mask');
+  if (unknown.length > 0) throw new Error(`${model.textModel}: inputs ${unknown.join(', ')} are not ones a CLAP text export takes (input_ids, optionally attention_mask)`);
   const views = model.truncation === 'fusion' ? 4 : 1;
   const input = audio.inputMetadata.find((m) => m.name === 'input_features');
   const channels = input?.isTensor ? input.shape[1] : undefined;
