@@ -88,13 +88,17 @@ export const bbcSourceSpecSchema = z.object({
   type: z.literal('bbc'),
   name: sourceName.default('bbc'),
   mode: z.enum(['csv', 'search']).default('csv'),
-  /** `BBCSoundEffects.csv`: an http(s) URL or a local path. */
-  index: z.string().min(1).default('http://bbcsfx.acropolis.org.uk/assets/BBCSoundEffects.csv'),
+  /**
+   * `BBCSoundEffects.csv`: an http(s) URL or a local path; required in csv mode. No default: the
+   * old public host (bbcsfx.acropolis.org.uk) is dead and redirects to the bbcrewind home page.
+   */
+  index: z.string().min(1).optional(),
   /** `{location}` is appended (URL-encoded). */
   mediaBase: z.string().url().default('https://sound-effects-media.bbcrewind.co.uk/wav/'),
   searchApi: z.string().url().default('https://sound-effects-api.bbcrewind.co.uk/api/sfx/search'),
   searchQuery: z.string().optional(),
   searchCategories: z.array(z.string()).optional(),
+  /** Public clients report the API refuses offsets past ~900: a search crawl partitions by searchCategories. */
   searchPageSize: z.number().int().min(1).max(500).default(100),
   license: z.string().min(1).default('bbc-remarc'),
   rate: z.array(rateWindowSchema).min(1).default([{ limit: 5, windowMs: 1000 }]),

@@ -10,11 +10,12 @@ export const LAION_AUDIO_630K_SOURCES = ['freesound', 'bbc', 'epidemic', 'audios
 export type LaionSource = (typeof LAION_AUDIO_630K_SOURCES)[number];
 
 /**
- * Settings with no safe default: where the operator's copy of each purchased bundle is (nothing can
- * guess it), and which Epidemic categories to crawl (LAION took 43; the site's list changes).
+ * Settings with no safe default: where the operator's copy of each purchased bundle and of the BBC
+ * index is (nothing can guess it; the BBC's old index host is dead), and which Epidemic categories to crawl (LAION took 43; the site's list changes).
  */
-const REQUIRED: Partial<Record<LaionSource, { key: string; example: string }>> = {
+const REQUIRED: Partial<Record<LaionSource, { key: string; example: string; unlessMode?: string }>> = {
   epidemic: { key: 'categories', example: `'["Ambience","Animals","Cartoon"]'` },
+  bbc: { key: 'index', example: '<path or URL of a copy of BBCSoundEffects.csv>', unlessMode: 'search' },
   'free-to-use-sounds': { key: 'root', example: '<folder, .zip, or http(s) URL of a zip or listing>' },
   sonniss: { key: 'root', example: '<folder, .zip, or http(s) URL of a zip or listing>' },
   'we-sound-effects': { key: 'root', example: '<folder, .zip, or http(s) URL of a zip or listing>' },
@@ -51,7 +52,10 @@ export function laionAudio630kCrawls(options: LaionRecipeOptions): CrawlJob[] {
     own.push({ ...setting, path });
   }
   const missing = Object.entries(REQUIRED)
-    .filter(([source, { key }]) => !bySource.get(source as LaionSource)!.some((s) => s.path.length === 1 && s.path[0] === key))
+    .filter(([source, { key, unlessMode }]) => {
+      const given = bySource.get(source as LaionSource)!.filter((s) => s.path.length === 1);
+      return !given.some((s) => s.path[0] === key || (unlessMode !== undefined && s.path[0] === 'mode' && s.value === unlessMode));
+    })
     .map(([source, { key, example }]) => `--set ${source}.${key}=${example}`);
   if (missing.length > 0) {
     throw new Error(`the ${LAION_AUDIO_630K} recipe needs settings that have no safe default: ${missing.join('; ')}`);

@@ -113,13 +113,13 @@ ${page < pages ? `<link rel="next" href="/se?page=${page + 1}">` : ''}</head>
     sendText(res, 404, 'Not Found');
   };
 
-  const previewHandler = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const previewHandler = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const match = /^\/preview\/(\d+)\.mp3$/.exec(url.pathname);
     if (!match) return sendText(res, 404, 'Not Found');
     stats.previews++;
     const fault = takeFault(faults.previews, Number(match[1]));
     if (fault?.status) return sendText(res, fault.status, 'fault');
-    await sendFile(res, assets.files['preview.mp3']!.path, { contentType: 'audio/mpeg', ...fault, headers: { ...fault?.headers, ...(fault?.robots ? { 'x-robots-tag': fault.robots } : {}) } });
+    await sendFile(res, assets.files['preview.mp3']!.path, { contentType: 'audio/mpeg', range: req.headers.range, ...fault, headers: { ...fault?.headers, ...(fault?.robots ? { 'x-robots-tag': fault.robots } : {}) } });
   };
 
   const site = await startHttpServer(siteHandler);

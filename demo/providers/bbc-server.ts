@@ -2,8 +2,10 @@
  * BBC Sound Effects stand-ins: an index/API host serving `BBCSoundEffects.csv` (with the real file's
  * mess: a BOM, CRLF line ends, every field quoted, commas and doubled quotes inside descriptions,
  * non-ASCII, empty and colon-nested categories, a row without a location) and the undocumented
- * `POST /api/sfx/search`; and a separate media host serving real WAVs at `/wav/{location}`, with
- * faults on demand (truncated, stalled, X-Robots-Tag, 404, redirects).
+ * `POST /api/sfx/search` (`{total, results[]}`, `fileSizes: {wavFileSize, mp3FileSize}`); and a
+ * separate media host serving real WAVs at `/wav/{location}` (Range requests answered 206), with
+ * faults on demand (truncated, stalled, X-Robots-Tag, 404, redirects) and `drift`: the index or the
+ * search answering as a moved or broken service would (sign-in page, 404, renamed header, empty).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer } from './common.ts';
@@ -17,6 +19,9 @@ export interface BbcRow {
   CDName: string;
   tracknum: string;
 }
+
+/** How the index and search misbehave when `faults.drift` is set (first-page and probe tests). */
+export type BbcDrift = 'signin' | 'missing' | 'renamed' | 'empty';
 
 export interface BbcFixture {
   index: RunningServer;
@@ -39,7 +44,7 @@ export interface BbcFixture {
     throttled: number;
   };
   /** Mutable on purpose: tests arm faults mid-run. `next429`/`next5xx` apply to the index host. */
-  faults: { wavs: Map<string, FileFault>; next5xx: number; next429: number };
+  faults: { wavs: Map<string, FileFault>; next5xx: number; next429: number; drift: BbcDrift | null };
   close(): Promise<void>;
 }
 
@@ -98,7 +103,7 @@ export async function startBbcFixture(options: BbcFixtureOptions = {}): Promise<
     requests: new SlidingWindowCounter(options.throttle?.windowMs ?? 1000, options.throttle?.limit),
     throttled: 0,
   };
-  const faults: BbcFixture['faults'] = { wavs: new Map(), next5xx: 0, next429: 0 };
+  const faults: BbcFixture['faults'] = { wavs: new Map(), next5xx: 0, next429: 0, drift: null };
   const listed = rows.filter((r) => r.location !== '');
   const throttled = (res: ServerResponse): boolean => {
     if (stats.requests.hit() <= (options.throttle?.limit ?? Infinity)) return false;
@@ -116,6 +121,21 @@ export async function startBbcFixture(options: BbcFixtureOptions = {}): Promise<
     if (faults.next5xx > 0) {
       faults.next5xx--;
       return sendText(res, 502, '<html><body>502 Bad Gateway</body></html>');
+    }
+    if (faults.drift !== null && (url.pathname === '/assets/BBCSoundEffects.csv' || url.pathname === '/api/sfx/search')) {
+      const csv = url.pathname.endsWith('.csv');
+      switch (faults.drift) {
+        case 'signin':
+          return sendText(res, 200, '<!DOCTYPE html><html><head><title>Sign in - BBC</title></head><body><form action="/signin">Sign in to continue</form></body></html>');
+        case 'missing':
+          return sendText(res, 404, '<html><body>Not Found</body></html>');
+        case 'renamed':
+          return csv
+            ? sendText(res, 200, '"file","desc","secs"\r\n"07076051.wav","Engine","194"\r\n', { 'content-type': 'text/csv' })
+            : sendJson(res, 200, { total: listed.length, results: listed.slice(0, 3).map((r) => ({ soundId: r.location, text: r.description })) });
+        case 'empty':
+          return csv ? sendText(res, 200, `${bbcCsv([]).trimEnd()}\r\n`, { 'content-type': 'text/csv' }) : sendJson(res, 200, { total: 0, results: [] });
+      }
     }
     if (url.pathname === '/assets/BBCSoundEffects.csv') {
       stats.csv++;
@@ -144,7 +164,7 @@ export async function startBbcFixture(options: BbcFixtureOptions = {}): Promise<
         categories: row.category ? row.category.split(':').map((c) => ({ className: c.trim() })) : [],
         additionalMetadata: { recordist: 'BBC', locationText: null, habitat: null, cdName: row.CDName },
         recordedDate: null,
-        fileSizes: { wav: Number(row.secs) * 48000 * 2 },
+        fileSizes: { wavFileSize: Number(row.secs) * 48000 * 2 + 44, mp3FileSize: Number(row.secs) * 16000 },
         technicalMetadata: { sampleRate: 48000, channels: 1 },
       }));
       return sendJson(res, 200, { total: listed.length, results });
@@ -152,7 +172,7 @@ export async function startBbcFixture(options: BbcFixtureOptions = {}): Promise<
     sendJson(res, 404, { message: 'not found' });
   };
 
-  const mediaHandler = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const mediaHandler = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (throttled(res)) return;
     const match = /^\/wav\/(.+)$/.exec(url.pathname);
     const location = match ? decodeURIComponent(match[1]!) : null;
@@ -164,6 +184,7 @@ export async function startBbcFixture(options: BbcFixtureOptions = {}): Promise<
     const custom = options.wavAudio?.(location);
     await sendFile(res, custom?.path ?? assets.files['sfx.wav']!.path, {
       contentType: custom?.contentType ?? 'audio/wav',
+      range: req.headers.range,
       ...fault,
       headers: { ...custom?.headers, ...fault?.headers, ...(fault?.robots ? { 'x-robots-tag': fault.robots } : {}) },
     });

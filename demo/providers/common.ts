@@ -136,6 +136,8 @@ export interface SendFileOptions {
   truncateAt?: number;
   /** Send no Content-Length (chunked), so only counting the bytes can enforce a cap. */
   omitLength?: boolean;
+  /** The request's Range header: `bytes=a-b` is answered 206 with that slice, as CDNs do. */
+  range?: string;
 }
 
 /**
@@ -174,6 +176,14 @@ export function takeFault<K>(faults: Map<K, FileFault>, key: K): FileFault | und
 export async function sendFile(res: ServerResponse, path: string, options: SendFileOptions): Promise<void> {
   if (options.delayMs) await sleep(options.delayMs);
   const size = (await stat(path)).size;
+  const range = /^bytes=(\d+)-(\d*)$/.exec(options.range ?? '');
+  if (range && options.truncateAt === undefined && Number(range[1]) < size) {
+    const start = Number(range[1]);
+    const end = Math.min(size - 1, range[2] === '' ? size - 1 : Number(range[2]));
+    res.writeHead(206, { 'content-type': options.contentType, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}`, ...options.headers });
+    createReadStream(path, { start, end }).pipe(res);
+    return;
+  }
   res.writeHead(200, {
     'content-type': options.contentType,
     ...(options.omitLength ? {} : { 'content-length': size }),

@@ -112,14 +112,14 @@ export async function startEpidemicFixture(options: { pageSize?: number; perCate
     res.end(body);
   };
 
-  const cdnHandler = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const cdnHandler = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const match = /^\/lqmp3\/(\d+)\.mp3$/.exec(url.pathname);
     if (!match) return sendText(res, 404, 'Not Found');
     stats.files++;
     const fault = takeFault(faults.files, Number(match[1]));
     if (fault?.redirectTo) return redirect(res, fault.redirectTo);
     if (fault?.status) return sendText(res, fault.status, 'fault');
-    await sendFile(res, assets.files['lq.mp3']!.path, { contentType: 'audio/mpeg', ...fault, headers: { ...fault?.headers, ...(fault?.robots ? { 'x-robots-tag': fault.robots } : {}) } });
+    await sendFile(res, assets.files['lq.mp3']!.path, { contentType: 'audio/mpeg', range: req.headers.range, ...fault, headers: { ...fault?.headers, ...(fault?.robots ? { 'x-robots-tag': fault.robots } : {}) } });
   };
 
   const site = await startHttpServer(siteHandler);

@@ -183,9 +183,9 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
   let origin = '';
   let cdnOrigin = '';
 
-  const cdnHandler = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const cdnHandler = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const preview = /^\/previews\/(\d+)\/(\d+)_(\d+)-(hq|lq)\.(mp3|ogg)$/.exec(url.pathname);
-    if (preview) return servePreview(res, Number(preview[2]), `${preview[4]}.${preview[5]}`);
+    if (preview) return servePreview(res, Number(preview[2]), `${preview[4]}.${preview[5]}`, req.headers.range);
     sendText(res, 404, '<html><body><h1>404 Not Found</h1></body></html>');
   };
 
@@ -299,7 +299,7 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     return Object.fromEntries(fields.filter((f) => f in full).map((f) => [f, full[f]]));
   };
 
-  const servePreview = async (res: ServerResponse, id: number, asset: string) => {
+  const servePreview = async (res: ServerResponse, id: number, asset: string, range?: string) => {
     stats.previews++;
     if (stats.media.hit() > (options.mediaThrottle?.limit ?? Infinity)) {
       stats.throttled++;
@@ -312,6 +312,7 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     const custom = options.previewAudio?.(id, asset);
     await sendFile(res, custom?.path ?? assets.files[asset]!.path, {
       contentType: custom?.contentType ?? (asset.endsWith('mp3') ? 'audio/mpeg' : 'audio/ogg'),
+      range,
       ...fault,
       headers: { ...custom?.headers, ...fault?.headers, ...(fault?.robots ? { 'x-robots-tag': fault.robots } : {}) },
     });

@@ -52,7 +52,10 @@ export function recordFromCsvRow(row: Record<string, string | undefined>, line: 
   };
 }
 
-/** One search-API result (`{id, description, duration (ms), categories, tags, additionalMetadata}`). */
+/**
+ * One search-API result (`{id, description, duration (ms), categories, tags, additionalMetadata,
+ * fileSizes: {wavFileSize, mp3FileSize}}`); the WAV's size, when stated, sizes the transcode chunks.
+ */
 export function recordFromSearchResult(result: Record<string, unknown>, options: BbcRecordOptions): ClipRecord {
   const id = typeof result.id === 'string' || typeof result.id === 'number' ? String(result.id) : '';
   const valid = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id);
@@ -62,6 +65,7 @@ export function recordFromSearchResult(result: Record<string, unknown>, options:
     : [];
   const tags = Array.isArray(result.tags) ? result.tags.map(tidy) : [];
   const meta = (result.additionalMetadata ?? {}) as Record<string, unknown>;
+  const wavBytes = (result.fileSizes as { wavFileSize?: unknown } | null | undefined)?.wavFileSize;
   return {
     source: options.source,
     id: valid ? id : `search-${JSON.stringify(result.id ?? null)}`,
@@ -70,6 +74,7 @@ export function recordFromSearchResult(result: Record<string, unknown>, options:
     tags: uniq([...categories.flatMap(categoryTags), ...tags, tidy(meta.cdName)]),
     license: options.license,
     original: result,
+    ...(Number.isInteger(wavBytes) && (wavBytes as number) > 0 ? { bytes: wavBytes as number } : {}),
     ...(valid ? {} : { invalid: `BBC search result without a usable id: ${JSON.stringify(result.id ?? null)}` }),
   };
 }

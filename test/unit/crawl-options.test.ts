@@ -76,6 +76,7 @@ describe('exclusion rules', () => {
 
 const REQUIRED = {
   epidemic: { categories: ['Animals'] },
+  bbc: { index: '/b/BBCSoundEffects.csv' },
   sonniss: { root: '/b/sonniss.zip' },
   'free-to-use-sounds': { root: 'https://mirror.lan/ftus/' },
   'we-sound-effects': { root: '/b/wse' },
@@ -113,7 +114,7 @@ describe('the laion-audio-630k recipe', () => {
     assert.throws(
       () => laionAudio630kCrawls({ dataset: { uri: '/d' }, settings: settingsFrom({ sonniss: { root: '/b/s.zip' } }) }),
       (error: Error) => {
-        for (const key of ['epidemic.categories', 'free-to-use-sounds.root', 'we-sound-effects.root', 'odeon.root']) assert.match(error.message, new RegExp(`--set ${key}=`));
+        for (const key of ['epidemic.categories', 'bbc.index', 'free-to-use-sounds.root', 'we-sound-effects.root', 'odeon.root']) assert.match(error.message, new RegExp(`--set ${key}=`));
         assert.doesNotMatch(error.message, /sonniss\.root/);
         return true;
       },
