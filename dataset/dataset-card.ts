@@ -1,5 +1,7 @@
 import type { DatasetManifest } from '../schemas/manifest.ts';
 import type { DatasetStats, ShardStats } from '../schemas/stats.ts';
+import { loadingSections } from './loading-snippets.ts';
+import type { ShardHome } from './shard-urls.ts';
 
 /** LAION-Audio-630K's published per-provider figures, for comparison in the card and dashboard. */
 export const LAION_AUDIO_630K: Record<string, { clips: number; hours: number }> = {
@@ -12,22 +14,6 @@ export const LAION_AUDIO_630K: Record<string, { clips: number; hours: number }> 
   'we-sound-effects': { clips: 488, hours: 12.0 },
   odeon: { clips: 4_420, hours: 19.49 },
 };
-
-/** `train/src-{000000..000012}.tar` per (split, source): the shard list readers pass to webdataset. */
-export function braceUrls(shards: readonly ShardStats[], locate: (key: string) => string): string[] {
-  const groups = new Map<string, number[]>();
-  for (const s of shards) {
-    const group = `${s.split}/${s.source}`;
-    groups.set(group, [...(groups.get(group) ?? []), Number(s.shard.slice(s.source.length + 1))]);
-  }
-  return [...groups.entries()].sort().map(([group, indexes]) => {
-    const [split, source] = group.split('/') as [string, string];
-    const lo = String(Math.min(...indexes)).padStart(6, '0');
-    const hi = String(Math.max(...indexes)).padStart(6, '0');
-    const name = lo === hi ? `${source}-${lo}.tar` : `${source}-{${lo}..${hi}}.tar`;
-    return locate(`${split}/${name}`);
-  });
-}
 
 function captionProvenance(manifest: DatasetManifest | null): string {
   const caption = manifest?.dataset.caption;
@@ -54,9 +40,10 @@ export function renderDatasetCard(input: {
   stats: DatasetStats;
   manifest: DatasetManifest | null;
   shards: readonly ShardStats[];
-  locate: (key: string) => string;
+  /** Where the shards are (the store the card is written to). */
+  home: ShardHome;
 }): string {
-  const { stats, manifest, shards, locate } = input;
+  const { stats, manifest, shards, home } = input;
   const rows = Object.entries(stats.sources)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, s]) => {
@@ -66,8 +53,6 @@ export function renderDatasetCard(input: {
       const filtered = Object.values(s.filtered).reduce((a, b) => a + b, 0);
       return `| ${name} | ${s.samples} | ${fmt(s.hours)} | ${failed} | ${filtered} | ${licences || '—'} | ${laion ? `${laion.clips} / ${fmt(laion.hours)} h` : '—'} |`;
     });
-  const urls = braceUrls(shards, locate);
-  const firstUrl = urls[0] ?? locate('train/SOURCE-000000.tar');
   const settings = manifest
     ? `shard size ${manifest.dataset.shardSize}, test fraction ${manifest.dataset.testFraction} (seed "${manifest.dataset.splitSeed}"), ` +
       `filters: max duration ${manifest.dataset.filters.maxDurationSec ?? 'none'} s, min source rate ${manifest.dataset.filters.minSampleRate ?? 'none'} Hz`
@@ -97,22 +82,5 @@ ${embeddingSection(manifest)}
 Audio converted with ffmpeg to 48,000 Hz mono FLAC (\`-vn -ar 48000 -ac 1\`); duration measured from
 the decoded output. Settings: ${settings}.
 
-## Shards
-
-${urls.map((u) => `- \`${u}\``).join('\n')}
-
-## Loading with webdataset
-
-\`\`\`python
-import io, json, soundfile as sf, webdataset as wds
-
-urls = "${firstUrl}"  # brace notation expands to every shard
-dataset = wds.WebDataset(urls).to_tuple("flac", "json")
-for flac, meta in dataset:
-    audio, sr = sf.read(io.BytesIO(flac))
-    meta = json.loads(meta)
-    print(meta["text"], sr, len(audio) / sr)
-    break
-\`\`\`
-`;
+${loadingSections({ home, publicUrl: manifest?.dataset.publicUrl ?? null }, shards)}`;
 }

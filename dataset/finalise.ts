@@ -1,15 +1,26 @@
+import { fileURLToPath } from 'node:url';
+import { LocalStore } from '../infra/store/local-store.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
+import { S3Store } from '../infra/store/s3-store.ts';
 import { SPLITS } from '../schemas/dataset.ts';
 import { datasetManifestSchema, type DatasetManifest } from '../schemas/manifest.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import { shardStatsSchema, type DatasetStats, type ShardStats } from '../schemas/stats.ts';
 import { renderDatasetCard } from './dataset-card.ts';
+import type { ShardHome } from './shard-urls.ts';
 import { aggregateStats } from '../workers/shard/tally.ts';
 import { MANIFEST_KEY, readJson, STATS_KEY } from '../infra/store/dataset-layout.ts';
 
 export async function readManifest(store: ObjectStore): Promise<DatasetManifest | null> {
   if (!(await store.exists(MANIFEST_KEY))) return null;
   return parseOrThrow(datasetManifestSchema, await readJson(store, MANIFEST_KEY), MANIFEST_KEY);
+}
+
+/** Where a store's shards are, for reader-facing URLs (the endpoint is the one the store writes through). */
+export function shardHomeOf(store: ObjectStore): ShardHome {
+  if (store instanceof S3Store) return { kind: 's3', bucket: store.bucket, prefix: store.prefix, endpoint: store.endpoint };
+  if (store instanceof LocalStore) return { kind: 'local', root: fileURLToPath(store.uri) };
+  throw new Error(`no reader URLs for the store at ${store.uri}`);
 }
 
 /** Every finished shard's stats, per split, in shard-name order. */
@@ -37,7 +48,7 @@ export async function finaliseDataset(store: ObjectStore): Promise<DatasetStats>
   const stats = aggregateStats(shards);
   await store.put(STATS_KEY, JSON.stringify(stats, null, 1), { contentType: 'application/json' });
   const manifest = await readManifest(store);
-  await store.put('README.md', renderDatasetCard({ stats, manifest, shards, locate: (key) => store.locate(key) }), {
+  await store.put('README.md', renderDatasetCard({ stats, manifest, shards, home: shardHomeOf(store) }), {
     contentType: 'text/markdown',
   });
   return stats;

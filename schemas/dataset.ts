@@ -37,6 +37,8 @@ export const datasetSpecSchema = z.object({
   caption: captionSpecSchema.nullable().default({ model: null, batchSize: 8 }),
   /** null: no embed stage. */
   embed: embedSpecSchema.nullable().default(null),
+  /** HTTP(S) base the dataset root is served from (public bucket, CDN), for the card's and `clapset urls`' https form; not a planning setting. */
+  publicUrl: z.string().regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, 'an http(s):// URL without query or fragment').nullable().default(null),
 });
 export type DatasetSpec = z.infer<typeof datasetSpecSchema>;
 

@@ -54,6 +54,8 @@ export class S3Store implements ObjectStore {
   readonly bucket: string;
   /** Key prefix inside the bucket: empty or ending in `/`. */
   readonly prefix: string;
+  /** The custom endpoint without credentials (null: AWS), which readers' tools need too (the card's aws/s5cmd commands). */
+  readonly endpoint: string | null;
   private readonly client: S3Client;
   private readonly endpointLabel: string;
   private readonly partSize: number;
@@ -66,7 +68,8 @@ export class S3Store implements ObjectStore {
     this.bucket = bucket;
     this.prefix = prefix;
     this.uri = `s3://${bucket}${prefix ? `/${prefix.slice(0, -1)}` : ''}`;
-    this.endpointLabel = s3.endpoint ? withoutUserInfo(s3.endpoint) : `AWS S3 (${s3.region})`;
+    this.endpoint = s3.endpoint ? withoutUserInfo(s3.endpoint) : null;
+    this.endpointLabel = this.endpoint ?? `AWS S3 (${s3.region})`;
     this.partSize = options.partSize ?? 8 * MIB;
     this.queueSize = options.queueSize ?? 2;
     this.pageSize = options.pageSize ?? 1000;

@@ -26,14 +26,14 @@ test('the dataset card lists sources beside LAION, caption provenance, settings,
     members: ['flac', 'json'],
     embedding: { model: 'Xenova/larger_clap_general', dim: 512 },
   });
-  const card = renderDatasetCard({ stats: aggregateStats(shards, start), manifest, shards, locate: (key) => `s3://bucket/corpus/${key}` });
+  const card = renderDatasetCard({ stats: aggregateStats(shards, start), manifest, shards, home: { kind: 's3', bucket: 'bucket', prefix: 'corpus/', endpoint: null } });
   assert.match(card, /\| freesound \| 3 \| 3\.50 \| 0 \| 0 \| cc0 \(3\) \| 515581 \/ 3,003\.38 h \|/);
   assert.match(card, /\| bbc \| 1 \| 0\.10 \|/);
   assert.match(card, /\*\*total\*\* \| 4 \| 3\.60/);
   assert.match(card, /T5 model `mrm8488\/t5-base-finetuned-common_gen`/);
   assert.match(card, /shard size 512, test fraction 0\.1/);
-  assert.match(card, /s3:\/\/bucket\/corpus\/train\/freesound-\{000000\.\.000001\}\.tar/);
+  assert.match(card, /pipe:aws s3 cp s3:\/\/bucket\/corpus\/train\/freesound-\{000000\.\.000001\}\.tar -/);
   assert.match(card, /s3:\/\/bucket\/corpus\/test\/bbc-000000\.tar/);
-  assert.match(card, /import io, json, soundfile as sf, webdataset as wds/);
+  assert.match(card, /import webdataset as wds/);
   assert.match(card, /CLAP \(`Xenova\/larger_clap_general`\) audio and text embeddings, 512-dimensional/);
 });

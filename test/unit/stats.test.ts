@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClipResult } from '../../schemas/jobs.ts';
-import { braceUrls } from '../../dataset/dataset-card.ts';
 import { emptyTally, LENGTH_BIN_EDGES, lengthBin, mergeTally, addSample, aggregateStats } from '../../workers/shard/tally.ts';
 import { buildShardStats, resolveClipResults } from '../../workers/shard/shard-stats.ts';
 
@@ -61,13 +60,4 @@ test('tallies merge additively', () => {
   mergeTally(a, b);
   assert.equal(a.samples, 2);
   assert.deepEqual(a.licenses, { cc0: 1, 'cc-by': 1 });
-});
-
-test('brace notation covers each split and source', () => {
-  const shard = (split: string, source: string, i: number) => ({ split, source, shard: `${source}-${String(i).padStart(6, '0')}` });
-  const urls = braceUrls(
-    [shard('train', 'a', 0), shard('train', 'a', 1), shard('train', 'a', 2), shard('test', 'a', 0)] as never,
-    (key) => `s3://b/ds/${key}`,
-  );
-  assert.deepEqual(urls, ['s3://b/ds/test/a-000000.tar', 's3://b/ds/train/a-{000000..000002}.tar']);
 });
