@@ -39,11 +39,10 @@ export class HostNotAllowedError extends ClipError {
 }
 
 /**
- * The response opted out of ML use (X-Robots-Tag noai/noml). A ClipError so the clip is counted and
- * skipped; `optOut` tells it apart from a fetch failure until the stats grow an `opted_out` reason.
+ * The response opted out of ML use (X-Robots-Tag noai/noml). A ClipError so the clip is counted;
+ * the transcode stage records it as filtered with reason `opted_out`, not as a fetch failure.
  */
 export class OptedOutError extends ClipError {
-  readonly optOut = true;
   constructor(
     readonly url: string,
     readonly directives: string[],

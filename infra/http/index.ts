@@ -1,5 +1,5 @@
 /** The polite HTTP layer's public API (see docs/http.md). */
-export { createHttpClient, downloadToFile, HttpClient } from './client.ts';
+export { createHttpClient, HttpClient } from './client.ts';
 export { downloadToWorkDir } from './work-file.ts';
 export type { WorkFile } from './work-file.ts';
 export type { DownloadOptions, DownloadResult, HttpClientOptions, HttpResponse, RequestOptions } from './client.ts';
