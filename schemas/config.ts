@@ -33,3 +33,28 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     'environment configuration',
   );
 }
+
+/**
+ * A logged-in Epidemic Sound web session: the site JSON (`/json/search/sfx/`) answers anonymous
+ * clients with a Cloudflare challenge or 401, and public 2025 scrapers send these four values, copied
+ * from a browser session. Read only from the environment (EPIDEMIC_COOKIE, EPIDEMIC_CSRF_TOKEN,
+ * EPIDEMIC_WORKSPACE_ID, EPIDEMIC_APP_VERSION), never from a spec, job data or logs — and never
+ * echoed in a validation error, so there is no schema to reject them with.
+ */
+export interface EpidemicSession {
+  cookie: string;
+  csrfToken?: string;
+  workspaceId?: string;
+  appVersion?: string;
+}
+
+/** The session in `env`, or null when EPIDEMIC_COOKIE is unset. */
+export function epidemicSessionFromEnv(env: NodeJS.ProcessEnv = process.env): EpidemicSession | null {
+  if (!env.EPIDEMIC_COOKIE) return null;
+  return {
+    cookie: env.EPIDEMIC_COOKIE,
+    ...(env.EPIDEMIC_CSRF_TOKEN ? { csrfToken: env.EPIDEMIC_CSRF_TOKEN } : {}),
+    ...(env.EPIDEMIC_WORKSPACE_ID ? { workspaceId: env.EPIDEMIC_WORKSPACE_ID } : {}),
+    ...(env.EPIDEMIC_APP_VERSION ? { appVersion: env.EPIDEMIC_APP_VERSION } : {}),
+  };
+}

@@ -109,6 +109,9 @@ export async function makeAudioAssets(specs: Record<string, ToneSpec>): Promise<
   return { dir, files, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** A Cloudflare managed-challenge page as a bot gets it (403, `cf-mitigated: challenge`). */
+export const CHALLENGE_PAGE = '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><noscript>Enable JavaScript and cookies to continue</noscript><script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script></body></html>';
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });

@@ -3,11 +3,23 @@
  * &page=N` → `{meta: {totalPages, …}, entities: {tracks: {<id>: {…}}}}` — tracks as an object keyed by
  * id, written in an order that is neither id order nor stable across requests (some ids are too
  * large to be array indices, so JavaScript keeps their insertion order: the client must sort). An
- * empty category answers `tracks: []`. Audio (real MP3) on a separate CDN host. Faults: 429 with
- * Retry-After, 5xx bursts, per-file faults.
+ * empty category answers `tracks: []`. Audio (real MP3) on a separate CDN host. With `session`, the
+ * site wants a logged-in session as today's does (public 2025 scrapers: Cookie, x-csrftoken,
+ * epidemic-workspace-id, app-version): without a cookie it answers Cloudflare's 403 challenge page,
+ * with a wrong one 401 (the real body is unknown: ours is a guess). Faults: 429 with Retry-After, 5xx
+ * bursts, per-file faults, and `drift` (challenge, login, 404, HTML app shell, renamed fields, nothing).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AudioAssets, type FileFault, type RunningServer, makeAudioAssets, redirect, sendFile, sendJson, sendText, startHttpServer, takeFault } from './common.ts';
+import { type AudioAssets, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, redirect, sendFile, sendJson, sendText, startHttpServer, takeFault } from './common.ts';
+
+/** How the site JSON misbehaves when `faults.drift` is set (first-page and probe tests). */
+export type EpidemicDrift = 'challenge' | 'login' | 'missing' | 'html' | 'renamed' | 'empty';
+
+/** The session the site accepts when one is required (values a test sets in the environment). */
+export interface EpidemicFixtureSession {
+  cookie: string;
+  csrfToken: string;
+}
 
 export interface EpidemicTrack {
   id: number;
@@ -33,8 +45,8 @@ export interface EpidemicFixture {
   categories: Record<string, EpidemicTrack[]>;
   pageSize: number;
   assets: AudioAssets;
-  stats: { pages: number; files: number };
-  faults: { next429: number; next5xx: number; files: Map<number, FileFault> };
+  stats: { pages: number; files: number; /** Request headers of every site request (to check what a session sends). */ siteHeaders: IncomingMessage['headers'][] };
+  faults: { next429: number; next5xx: number; files: Map<number, FileFault>; drift: EpidemicDrift | null };
   close(): Promise<void>;
 }
 
@@ -62,7 +74,7 @@ function track(id: number, category: string, i: number): EpidemicTrack {
   };
 }
 
-export async function startEpidemicFixture(options: { pageSize?: number; perCategory?: number } = {}): Promise<EpidemicFixture> {
+export async function startEpidemicFixture(options: { pageSize?: number; perCategory?: number; session?: EpidemicFixtureSession } = {}): Promise<EpidemicFixture> {
   const pageSize = options.pageSize ?? 4;
   const perCategory = options.perCategory ?? 9;
   const assets = await makeAudioAssets({ 'lq.mp3': { seconds: 3, sampleRate: 44100, channels: 2, format: 'mp3' } });
@@ -82,11 +94,32 @@ export async function startEpidemicFixture(options: { pageSize?: number; perCate
   categories.Cartoon![0]!.title = 'Boing Spring  22';
   categories.Cartoon![2]!.title = '123';
 
-  const stats = { pages: 0, files: 0 };
-  const faults: EpidemicFixture['faults'] = { next429: 0, next5xx: 0, files: new Map() };
+  const stats: EpidemicFixture['stats'] = { pages: 0, files: 0, siteHeaders: [] };
+  const faults: EpidemicFixture['faults'] = { next429: 0, next5xx: 0, files: new Map(), drift: null };
   let requestNo = 0;
 
-  const siteHandler = (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const siteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    stats.siteHeaders.push(req.headers);
+    const session = options.session;
+    if (session && req.headers.cookie === undefined) return sendText(res, 403, CHALLENGE_PAGE, { 'cf-mitigated': 'challenge' });
+    if (session && (req.headers.cookie !== session.cookie || req.headers['x-csrftoken'] !== session.csrfToken)) return sendJson(res, 401, { message: 'Unauthorized' });
+    switch (faults.drift) {
+      case 'challenge':
+        return sendText(res, 403, CHALLENGE_PAGE, { 'cf-mitigated': 'challenge' });
+      case 'login':
+        return sendJson(res, 401, { message: 'Unauthorized' });
+      case 'missing':
+        return sendJson(res, 404, { message: 'Not found' });
+      case 'html':
+        return sendText(res, 200, '<!DOCTYPE html><html><head><title>Epidemic Sound</title></head><body><div id="root"></div><script src="/static/app.js"></script></body></html>');
+      case 'renamed':
+        // Tracks without the fields we read (stems renamed to assets).
+        return sendJson(res, 200, { meta: { totalPages: 1, totalTracks: 2 }, entities: { tracks: { '1': { id: 1, title: 'Dog Bark 1', assets: {} }, '2': { id: 2, title: 'Cat 2', assets: {} } } } });
+      case 'empty':
+        return sendJson(res, 200, { meta: { totalPages: 0, totalTracks: 0 }, entities: { tracks: [] } });
+      default:
+        break;
+    }
     if (faults.next429 > 0) {
       faults.next429--;
       return sendJson(res, 429, { message: 'Too Many Requests' }, { 'retry-after': '0' });
@@ -113,6 +146,8 @@ export async function startEpidemicFixture(options: { pageSize?: number; perCate
   };
 
   const cdnHandler = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    // The CDN is public: a session header reaching it would be a leak.
+    if (req.headers.cookie !== undefined || req.headers['x-csrftoken'] !== undefined) return sendText(res, 400, 'session sent to the CDN');
     const match = /^\/lqmp3\/(\d+)\.mp3$/.exec(url.pathname);
     if (!match) return sendText(res, 404, 'Not Found');
     stats.files++;

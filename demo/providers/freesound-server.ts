@@ -13,7 +13,7 @@
  * fields, nothing).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer } from './common.ts';
+import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer } from './common.ts';
 
 /** How the search endpoint misbehaves when `faults.drift` is set (first-page and probe tests). */
 export type FreesoundDrift = 'login' | 'challenge' | 'missing' | 'html' | 'renamed' | 'empty';
@@ -36,9 +36,6 @@ const LICENSE_NAMES: Record<string, string> = {
   [LICENSE_URLS['cc-by-nc-3.0']]: 'Attribution NonCommercial',
   [LICENSE_URLS['sampling+']]: 'Sampling+',
 };
-
-/** A Cloudflare managed-challenge page as a bot gets it (403, `cf-mitigated: challenge`). */
-export const CHALLENGE_PAGE = '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><noscript>Enable JavaScript and cookies to continue</noscript><script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script></body></html>';
 
 export interface FixtureSound {
   id: number;
