@@ -13,7 +13,7 @@
  * Node 20); its own retry and redirect logic is switched off because both must pass the limiter.
  */
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -70,10 +70,19 @@ export interface DownloadOptions {
   /** Bytes beyond which the download is cut off and fails as `too_large`. */
   maxBytes: number;
   headers?: Record<string, string>;
+  /**
+   * Continue a partial `dest`: every attempt (retries included) asks for `Range: bytes=<its size>-`
+   * and appends a 206 answer; a 200 (a server that ignores Range) starts the file over. `dest` is
+   * kept when the download fails, so the next call continues from there.
+   */
+  resume?: boolean;
 }
 
 export interface DownloadResult {
+  /** Size of `dest` after the download (with `resume`, the bytes it already had included). */
   bytes: number;
+  /** Bytes of `dest` the successful response continued (0 unless `resume` found a partial file). */
+  resumedFrom: number;
   /** Final URL (after redirects). */
   url: string;
   contentType: string | undefined;
@@ -127,11 +136,6 @@ export class HttpClient {
     return this.#userAgent;
   }
 
-  /** The limiter's Redis keys (tests delete them; operators may inspect them). */
-  get limiterKeys(): readonly string[] {
-    return this.#limiter.keys;
-  }
-
   /**
    * One request, retried on 429/5xx/network errors and followed through allowed redirects. Any other
    * status is returned for the caller to interpret (Freesound's 404 past the last page is an answer).
@@ -169,12 +173,28 @@ export class HttpClient {
    * final status (`HttpStatusError`, `.status` set — a 401 lets the caller refresh credentials),
    * `TooLargeError` (announced or streamed past the cap, decompressed bytes counted), `OptedOutError`
    * (X-Robots-Tag noai/noml), `HostNotAllowedError`, an empty body. A body cut short is retried;
-   * past the last retry the error is transient (`RetriesExhaustedError`). `dest` is removed on failure.
+   * past the last retry the error is transient (`RetriesExhaustedError`). `dest` is removed on failure
+   * (with `resume`, kept — except past the size cap — for the next call to continue).
    */
   async download(url: string | URL, dest: string, options: DownloadOptions): Promise<DownloadResult> {
     const { maxBytes } = options;
-    return this.#send(new URL(url), { headers: options.headers }, async (opened) => {
+    const resume = options.resume ?? false;
+    // With resume, each attempt asks for what `dest` lacks at that moment (a retry after a cut body too).
+    let offset = 0;
+    const attempt = async (): Promise<RequestOptions> => {
+      offset = resume ? ((await stat(dest).catch(() => null))?.size ?? 0) : 0;
+      return { headers: { ...options.headers, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) } };
+    };
+    const discard = (): Promise<void> => (resume ? Promise.resolve() : rm(dest, { force: true }));
+    return this.#send(new URL(url), attempt, async (opened) => {
       const shown = safeUrl(opened.url);
+      // A 206 continues `dest` only if it starts where `dest` ends; anything else is the whole file.
+      const continues = offset > 0 && opened.status === 206 && contentRangeStart(opened.headers) === offset;
+      if (offset > 0 && opened.status === 206 && !continues) {
+        opened.stream.destroy();
+        await rm(dest, { force: true });
+        throw new TransientBodyError(`${shown} answered a range that does not start at byte ${offset}`);
+      }
       if (opened.status < 200 || opened.status > 299) {
         opened.stream.destroy();
         throw new HttpStatusError(opened.status, shown);
@@ -185,13 +205,14 @@ export class HttpClient {
         await this.count('robots_excluded');
         throw new OptedOutError(shown, robots.directives);
       }
+      const base = continues ? offset : 0;
       const announced = identityLength(opened.headers);
-      if (announced !== null && announced > maxBytes) {
+      if (announced !== null && base + announced > maxBytes) {
         opened.stream.destroy();
         await this.count('too_large');
-        throw new TooLargeError(shown, maxBytes, announced, true);
+        throw new TooLargeError(shown, maxBytes, base + announced, true);
       }
-      let bytes = 0;
+      let bytes = base;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
           bytes += chunk.length;
@@ -201,24 +222,25 @@ export class HttpClient {
         },
       });
       try {
-        await pipeline(opened.stream, counter, createWriteStream(dest));
+        await pipeline(opened.stream, counter, createWriteStream(dest, { flags: continues ? 'a' : 'w' }));
       } catch (error) {
-        await rm(dest, { force: true });
         if (error instanceof TooLargeError) {
+          await rm(dest, { force: true });
           await this.count('too_large');
           throw error;
         }
+        await discard();
         throw error instanceof RequestError ? new TransientBodyError(describe(error)) : error;
       }
-      if (announced !== null && bytes !== announced) {
-        await rm(dest, { force: true });
-        throw new TransientBodyError(`body cut short: ${bytes} of ${announced} bytes`);
+      if (announced !== null && bytes - base !== announced) {
+        await discard();
+        throw new TransientBodyError(`body cut short: ${bytes - base} of ${announced} bytes`);
       }
       if (bytes === 0) {
         await rm(dest, { force: true });
         throw new ClipError('empty_file', `${shown} answered an empty body`);
       }
-      return { bytes, url: opened.url.href, contentType: headerValue(opened.headers['content-type']) };
+      return { bytes, resumedFrom: base, url: opened.url.href, contentType: headerValue(opened.headers['content-type']) };
     });
   }
 
@@ -232,13 +254,13 @@ export class HttpClient {
   }
 
   /** The retry loop: attempts until an answer, a permanent error, or the last retry. */
-  async #send<T>(url: URL, options: RequestOptions, consume: (opened: Opened) => Promise<T>): Promise<T> {
+  async #send<T>(url: URL, options: RequestOptions | (() => Promise<RequestOptions>), consume: (opened: Opened) => Promise<T>): Promise<T> {
     const { retries, backoff } = this.policy;
     let lastProblem: string | undefined;
     for (let attempt = 0; ; attempt++) {
       let retryAfter: number | null = null;
       try {
-        const opened = await this.#follow(url, options);
+        const opened = await this.#follow(url, typeof options === 'function' ? await options() : options);
         if (!isRetryableStatus(opened.status)) return await consume(opened);
         opened.stream.destroy();
         if (opened.status === 429) await this.count('http_429');
@@ -358,14 +380,6 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   return new HttpClient(options);
 }
 
-/**
- * `materialise()`'s helper: streams `url` to `dest` through `provider`'s polite client, under the
- * size cap. See `HttpClient.download` for what it throws.
- */
-export function downloadToFile(url: string | URL, dest: string, options: DownloadOptions & { provider: HttpClient }): Promise<DownloadResult> {
-  return options.provider.download(url, dest, options);
-}
-
 function responseOf(stream: GotRequest): Promise<{ statusCode: number; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     stream.once('response', (response: { statusCode: number; headers: IncomingHttpHeaders }) => {
@@ -398,6 +412,12 @@ async function readCapped(opened: Opened, maxBytes: number): Promise<Buffer> {
   }
   if (announced !== null && size !== announced && opened.status !== 204) throw new TransientBodyError(`body cut short: ${size} of ${announced} bytes`);
   return Buffer.concat(chunks);
+}
+
+/** The first byte a 206's Content-Range covers (`bytes 100-199/200` → 100), else null. */
+function contentRangeStart(headers: IncomingHttpHeaders): number | null {
+  const match = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(headerValue(headers['content-range'])?.trim() ?? '');
+  return match ? Number(match[1]) : null;
 }
 
 /** Content-Length when it describes the bytes we will read (no content coding), else null. */
