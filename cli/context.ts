@@ -3,11 +3,12 @@ import { InvalidArgumentError } from 'commander';
 import { configFromEnv, type Config } from '../schemas/config.ts';
 import { connectRedis, redisAnswers } from '../infra/redis/connection.ts';
 import type { QueueContext } from '../infra/queues.ts';
+import { redact } from '../infra/log.ts';
 
 /** Opens the Redis connection the CLI commands share, with a clear error when Redis is absent. */
 export async function openQueueContext(config: Config = configFromEnv()): Promise<QueueContext & { close(): Promise<void> }> {
   if (!(await redisAnswers(config.redisUrl))) {
-    throw new Error(`Redis does not answer at ${config.redisUrl}. Start one (redis-server), or set CLAPSET_REDIS_URL.`);
+    throw new Error(`Redis does not answer at ${redact(config.redisUrl)}. Start one (redis-server), or set CLAPSET_REDIS_URL.`);
   }
   const connection = connectRedis(config.redisUrl);
   return { connection, prefix: config.prefix, close: async () => void (await connection.quit()) };

@@ -71,3 +71,17 @@ export function registerModelCommands(program: Command): void {
       }
     });
 }
+
+const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
+/** Policy (and what is wrong with it), persistence and memory, one line each. */
+function describeRedisHealth(h: RedisHealth): string[] {
+  const policy =
+    h.policy === 'noeviction' ? 'maxmemory-policy noeviction (ok)'
+    : h.policy === null ? 'maxmemory-policy unknown (INFO and CONFIG refused): workers refuse to start without --allow-eviction-policy'
+    : `maxmemory-policy ${h.policy}: WRONG, Redis may evict BullMQ's keys; set noeviction (workers refuse to start)`;
+  const aof = h.aof === null ? 'AOF unknown' : h.aof ? 'AOF on' : 'AOF off (a restart loses the jobs since the last snapshot)';
+  const rdb = h.rdb === null ? 'RDB unknown' : h.rdb ? `RDB snapshots on${h.rdbLastSave ? `, last ${h.rdbLastSave}` : ''}` : 'RDB snapshots off';
+  const memory = `memory ${h.usedMemory === null ? '?' : mib(h.usedMemory)} used of ${h.maxMemory ? mib(h.maxMemory) : 'no maxmemory limit'}`;
+  return [policy, `persistence: ${aof}; ${rdb}`, memory];
+}

@@ -10,9 +10,12 @@ import { submitCrawl, waitForCrawl } from './crawl-control.ts';
 import { finaliseWithExclusions, putExcludedIds, type DatasetStatsWithExclusions } from './crawl-exclusions.ts';
 import { totalExcluded } from './exclusion-rules.ts';
 import { spawnLocalWorkers } from './local-workers.ts';
+import { checkEvictionPolicy } from '../infra/redis/redis-health.ts';
 
 export interface RunCrawlOptions {
   resume: boolean;
+  /** Run even when Redis may evict keys (also `config.allowEvictionPolicy`); passed on to the started workers. */
+  allowEvictionPolicy?: boolean;
   /** Worker processes to start on this host for the duration of the crawl (0: rely on running ones). */
   localWorkers: number;
   workerConcurrency: number;
@@ -63,11 +66,19 @@ export async function runCrawls(config: Config, ctx: QueueContext, crawls: reado
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice !== undefined) throw new Error(`two crawls would write source ${twice}; give each its own name`);
 
+  const allowEviction = options.allowEvictionPolicy === true || config.allowEvictionPolicy;
+  await checkEvictionPolicy(ctx.connection, { allow: allowEviction, who: 'clapset crawl' });
   const store = openStore(uri, config);
   const workers =
     options.localWorkers > 0
       ? spawnLocalWorkers(options.localWorkers, {
-          env: { ...process.env, ...options.workerEnv, CLAPSET_REDIS_URL: config.redisUrl, CLAPSET_PREFIX: ctx.prefix },
+          env: {
+            ...process.env,
+            ...options.workerEnv,
+            CLAPSET_REDIS_URL: config.redisUrl,
+            CLAPSET_PREFIX: ctx.prefix,
+            ...(allowEviction ? { CLAPSET_ALLOW_EVICTION_POLICY: '1' } : {}),
+          },
           stages: STAGES,
           concurrency: options.workerConcurrency,
           logFile: options.workerLogFile,

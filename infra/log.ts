@@ -12,7 +12,8 @@ function secretValues(): string[] {
 }
 
 export function redact(text: string): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(:[^/\s@]*)?@/gi, '$1***@');
+  // `[^…]*`: `redis://:password@host` has no user name before its password.
+  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]*(:[^/\s@]*)?@/gi, '$1***@');
   for (const secret of secretValues()) out = out.split(secret).join('***');
   return out;
 }

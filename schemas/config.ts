@@ -12,6 +12,21 @@ export const configSchema = z.object({
     region: z.string().default('us-east-1'),
     forcePathStyle: z.boolean().default(false),
   }),
+  /** Scratch space for downloads and transcoding. */
+  workDir: z.string().min(1).default(join(tmpdir(), 'clapset-work')),
+  /** Contact in the crawler's User-Agent, so providers can reach the operator. */
+  contact: z.string().optional(),
+  /** Default `worker --device` (checked against what runs here when the worker starts). */
+  device: z.string().default('cpu'),
+  /** Default `crawl --caption-model` / `--clap-model`. */
+  captionModel: z.string().optional(),
+  clapModel: z.string().optional(),
+  dashboardToken: z.string().optional(),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  /** Run even when Redis may evict keys (maxmemory-policy not noeviction, or unknown): a warning instead of a refusal. */
+  allowEvictionPolicy: z.boolean().default(false),
+  /** How long a job keeps retrying storage/network trouble before its chunk gives up (at least 15 min by default). */
+  retryWindowMs: z.number().int().positive().default(15 * 60_000),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -28,6 +43,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
         region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? undefined,
         // Self-hosted S3 servers (MinIO, s3rver, Ceph) want path-style; AWS works either way.
         forcePathStyle: env.CLAPSET_S3_FORCE_PATH_STYLE ? env.CLAPSET_S3_FORCE_PATH_STYLE === 'true' : Boolean(endpoint),
+      workDir: env.CLAPSET_WORK_DIR || undefined,
+      contact: env.CLAPSET_CONTACT || undefined,
+      device: env.CLAPSET_DEVICE || undefined,
+      captionModel: env.CLAPSET_CAPTION_MODEL || undefined,
+      clapModel: env.CLAPSET_CLAP_MODEL || undefined,
+      dashboardToken: env.CLAPSET_DASHBOARD_TOKEN || undefined,
+      logLevel: env.CLAPSET_LOG_LEVEL || undefined,
+      allowEvictionPolicy: env.CLAPSET_ALLOW_EVICTION_POLICY ? ['1', 'true', 'yes'].includes(env.CLAPSET_ALLOW_EVICTION_POLICY.toLowerCase()) : undefined,
+      retryWindowMs: env.CLAPSET_RETRY_WINDOW_S ? Math.round(Number(env.CLAPSET_RETRY_WINDOW_S) * 1000) : undefined,
       },
     },
     'environment configuration',

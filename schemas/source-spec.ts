@@ -124,10 +124,11 @@ export const epidemicSourceSpecSchema = z.object({
 export const audiostockSourceSpecSchema = z.object({
   type: z.literal('audiostock'),
   name: sourceName.default('audiostock'),
-  /** A listing URL with `{page}` where the page number goes. */
-  listUrl: z.string().url().default('https://audiostock.net/se?page={page}'),
+  /** A listing URL with `{page}` where the page number goes (audiostock.net, LAION's, is gone; `/se` on .jp is unverified). */
+  listUrl: z.string().url().default('https://audiostock.jp/se?page={page}'),
   firstPage: z.number().int().min(0).default(1),
-  mediaHosts: z.array(z.string().min(1)).default([]),
+  /** Where play URLs redirect: the 128 kbps previews (`/audio-sample-128kbps/<id>-<hash>.mp3`). */
+  mediaHosts: z.array(z.string().min(1)).default(['cf-audiostock-public-files.audiostock.jp']),
   license: z.string().min(1).default('audiostock'),
   rate: z.array(rateWindowSchema).min(1).default([{ limit: 1, windowMs: 1000 }]),
   maxPages: z.number().int().positive().optional(),

@@ -41,7 +41,7 @@ export interface PageCheck {
 export function isChallenge(response: Pick<HttpResponse, 'headers' | 'text'>): boolean {
   if (response.headers['cf-mitigated'] === 'challenge') return true;
   const head = response.text().slice(0, 4096);
-  return /<title>\s*Just a moment\.\.\.|challenge-platform|cf-browser-verification|captcha/i.test(head);
+  return /<title>\s*(Just a moment\.\.\.|Attention Required!)|\/cdn-cgi\/challenge-platform\//i.test(head);
 }
 
 function looksLikeHtml(response: Pick<HttpResponse, 'headers' | 'body'>): boolean {
@@ -67,7 +67,7 @@ export function checkPage(response: HttpResponse, url: string | URL, check: Page
     throw new ProviderError(check.provider, safeUrl(url), response.status, problem, `${where} ${text}`);
   };
   const status = response.status;
-  if (status === 401 || status === 403 || (status === 200 && check.format !== 'html' && looksLikeHtml(response) && isChallenge(response))) {
+  if (status === 401 || status === 403 || (status === 200 && looksLikeHtml(response) && isChallenge(response))) {
     const what = isChallenge(response) ? 'a bot challenge page' : 'a refusal';
     fail('unauthorised', `answered HTTP ${status} (${what}); ${check.whenRefused}`);
   }

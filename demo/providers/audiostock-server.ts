@@ -1,22 +1,28 @@
 /**
- * Audiostock stand-ins: a site host serving HTML listing pages (`/se?page=N`: Japanese text, HTML
- * entities, irregular whitespace and attribute order, titles with a leading number, comma-separated
- * tags with ASCII and Japanese commas, a scene/purpose/impression list, a malformed item, `rel=next`
- * until the last page) and `/audio/{id}/play`, which answers 302 to a preview MP3 on a separate
- * preview host — or, when armed, to a host that is not Audiostock's (an "admin" port). Real MP3s.
+ * Audiostock (audiostock.jp) stand-ins: a site host serving HTML listing pages (`/se?page=N`) in the
+ * markup a public audiostock.jp scraper parses today (docs/sources.md): works as
+ * `div.player-audio-inner.player-item` with `data-audio_url` / `data-logging_audio_id` on the play
+ * button, the title link in `.player-audio-info-main`, the creator in `a.player-audio-user-name`, the
+ * length in `p.player-audio-time` — with Japanese text, entities, irregular whitespace and attribute
+ * order, titles with a leading number, a malformed work, and 404 past the last page; and
+ * `/audio/{id}/play`, which answers 302 to `/audio-sample-128kbps/<id>-<hash>.mp3` on a separate
+ * preview host (as cf-audiostock-public-files.audiostock.jp) — or, when armed, to a host that is
+ * not Audiostock's. Real MP3s. `drift` makes the listing answer as a moved or changed site would.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AudioAssets, type FileFault, type RunningServer, makeAudioAssets, redirect, sendFile, sendText, startHttpServer, takeFault } from './common.ts';
+import { type AudioAssets, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, redirect, sendFile, sendText, startHttpServer, takeFault } from './common.ts';
 
 export interface AudiostockItem {
   id: number;
   /** As displayed: with its leading number. */
   title: string;
-  tags: string;
-  scene: string;
-  purpose: string;
-  impression: string;
+  creator: string;
+  seconds: number;
 }
+
+/** How the listing misbehaves when `faults.drift` is set: 404 (audiostock.net today), a challenge, a login page, changed markup. */
+export type AudiostockDrift = 'missing' | 'challenge' | 'login' | 'renamed';
 
 export interface AudiostockFixture {
   site: RunningServer;
@@ -33,6 +39,7 @@ export interface AudiostockFixture {
     previews: Map<number, FileFault>;
     /** Listing pages answering X-Robots-Tag (page number → value). */
     pageRobots: Map<number, string>;
+    drift: AudiostockDrift | null;
   };
   close(): Promise<void>;
 }
@@ -41,33 +48,34 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 
 export function defaultAudiostockItems(count = 14): AudiostockItem[] {
   const special: Omit<AudiostockItem, 'id'>[] = [
-    { title: '1000123 ドアを閉める音', tags: 'ドア,閉める, 室内', scene: '日常', purpose: 'ゲーム', impression: '静か' },
-    { title: '1000124 Footsteps & "heavy" boots', tags: 'footsteps, boots,walk', scene: 'Horror', purpose: 'Film', impression: 'Dark' },
-    { title: 'No.1000125 雨の音（強め）', tags: '雨、天気、自然', scene: '自然', purpose: '動画', impression: '落ち着いた' },
+    { title: '1000123 ドアを閉める音', creator: 'サウンド工房', seconds: 3 },
+    { title: '1000124 Footsteps & "heavy" boots', creator: 'foley_jp', seconds: 12 },
+    { title: 'No.1000125 雨の音（強め）', creator: '自然音', seconds: 65 },
   ];
   const items: AudiostockItem[] = [];
   for (let i = 0; i < count; i++) {
     const id = 1000123 + i;
-    items.push({ id, ...(special[i] ?? { title: `${id} 効果音 ${['ピコン', 'ジャンプ', '決定音', '爆発'][i % 4]} ${i}`, tags: `効果音,${['UI', 'ゲーム', 'ボタン', '爆発'][i % 4]}`, scene: 'ゲーム', purpose: 'UI', impression: '明るい' }) });
+    items.push({ id, ...(special[i] ?? { title: `${id} 効果音 ${['ピコン', 'ジャンプ', '決定音', '爆発'][i % 4]} ${i}`, creator: `creator${i % 3}`, seconds: 1 + (i % 5) }) });
   }
   return items;
 }
 
+const clock = (seconds: number) => `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+
 function itemHtml(item: AudiostockItem, index: number): string {
   // Markup varies a little from item to item, as scraped pages do.
-  const attrs = index % 2 === 0 ? `class="audio-item" data-audio-id="${item.id}"` : `data-audio-id='${item.id}'  class="audio-item js-item"`;
+  const play = index % 2 === 0
+    ? `<button type="button" class="player-audio-play js-play" data-audio_url="/audio/${item.id}/play" data-logging_audio_id="${item.id}">&#x518D;&#x751F;</button>`
+    : `<button data-logging_audio_id='${item.id}'  class="player-audio-play js-play" data-audio_url='/audio/${item.id}/play' type="button">&#x518D;&#x751F;</button>`;
   return `
-    <li ${attrs}>
-      <h2 class="audio-title"><a href="/audio/${item.id}">${escape(item.title)}</a></h2>
-      <p class="audio-tags">${escape(item.tags)}</p>
-      <dl class="audio-meta">
-        <dt>シーン</dt><dd>${escape(item.scene)}</dd>
-        <dt>用途</dt>
-        <dd>${escape(item.purpose)}</dd>
-        <dt>イメージ</dt><dd> ${escape(item.impression)} </dd>
-      </dl>
-      <button type="button" class="btn play" data-play-url="/audio/${item.id}/play">&#x518D;&#x751F;</button>
-    </li>`;
+    <div class="player-audio-inner player-item js-player-item">
+      <div class="player-audio-btn">${play}</div>
+      <div class="player-audio-info">
+        <div class="player-audio-info-main"><a href="/audio/${item.id}">${escape(item.title)}</a></div>
+        <a class="user-icon-text player-audio-user-name" href="/creators/${item.id % 97}"><img src="/img/u.png" alt="">${escape(item.creator)}</a>
+        <p class="player-audio-time time_label"><span>長さ</span> ${clock(item.seconds)}</p>
+      </div>
+    </div>`;
 }
 
 export async function startAudiostockFixture(options: { items?: AudiostockItem[]; pageSize?: number } = {}): Promise<AudiostockFixture> {
@@ -76,28 +84,31 @@ export async function startAudiostockFixture(options: { items?: AudiostockItem[]
   const pages = Math.max(1, Math.ceil(items.length / pageSize));
   const assets = await makeAudioAssets({ 'preview.mp3': { seconds: 3, sampleRate: 44100, channels: 2, format: 'mp3' } });
   const stats = { pages: 0, plays: 0, previews: 0 };
-  const faults: AudiostockFixture['faults'] = { playRedirects: new Map(), previews: new Map(), pageRobots: new Map() };
+  const faults: AudiostockFixture['faults'] = { playRedirects: new Map(), previews: new Map(), pageRobots: new Map(), drift: null };
   let previewOrigin = '';
 
   const listing = (page: number) => {
     const slice = items.slice((page - 1) * pageSize, page * pageSize);
-    // Page 2 also lists an item the scraper cannot use (no id, no play button).
-    const broken = page === 2 ? `\n    <li class="audio-item"><h2 class="audio-title">販売終了</h2></li>` : '';
+    // Page 2 also lists a work the scraper cannot use (sold out: no id, no play button).
+    const broken = page === 2 ? `\n    <div class="player-audio-inner player-item"><div class="player-audio-info-main"><a>販売終了</a></div></div>` : '';
+    const works = faults.drift === 'renamed' ? slice.map((item) => `<article class="track-card"><h3>${escape(item.title)}</h3></article>`).join('') : `${slice.map((item, i) => itemHtml(item, i)).join('')}${broken}`;
     return `<!DOCTYPE html>
-<html lang="ja"><head><meta charset="utf-8"><title>効果音素材 | Audiostock</title>
-${page < pages ? `<link rel="next" href="/se?page=${page + 1}">` : ''}</head>
+<html lang="ja"><head><meta charset="utf-8"><title>効果音素材 | Audiostock</title></head>
 <body><header><nav><a href="/">Audiostock</a></nav></header>
 <main>
-  <ul class="audio-list">${slice.map((item, i) => itemHtml(item, i)).join('')}${broken}
-  </ul>
-  <nav class="pagination">${page > 1 ? `<a rel="prev" href="/se?page=${page - 1}">前へ</a>` : ''} <span>${page} / ${pages}</span>
-  ${page < pages ? `<a rel="next" href="/se?page=${page + 1}">次へ</a>` : ''}</nav>
+  <div class="player-audio-list">${works}
+  </div>
+  <nav class="pagination">${page > 1 ? `<a href="/se?page=${page - 1}">前へ</a>` : ''} <span>${page} / ${pages}</span>
+  ${page < pages ? `<a href="/se?page=${page + 1}">次へ</a>` : ''}</nav>
 </main></body></html>`;
   };
 
   const siteHandler = (_req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (url.pathname === '/se') {
       stats.pages++;
+      if (faults.drift === 'missing') return sendText(res, 404, '<html><body>ページが見つかりません</body></html>');
+      if (faults.drift === 'challenge') return sendText(res, 403, CHALLENGE_PAGE, { 'cf-mitigated': 'challenge' });
+      if (faults.drift === 'login') return sendText(res, 200, '<!DOCTYPE html><html lang="ja"><head><title>ログイン | Audiostock</title></head><body><form action="/login" method="post"><input name="email"><input name="password" type="password"></form></body></html>');
       const page = Number(url.searchParams.get('page') ?? '1');
       if (!Number.isInteger(page) || page < 1 || page > pages) return sendText(res, 404, '<html><body>ページが見つかりません</body></html>');
       const robots = faults.pageRobots.get(page);
@@ -108,13 +119,14 @@ ${page < pages ? `<link rel="next" href="/se?page=${page + 1}">` : ''}</head>
       stats.plays++;
       const id = Number(play[1]);
       if (!items.some((i) => i.id === id)) return sendText(res, 404, 'Not Found');
-      return redirect(res, faults.playRedirects.get(id) ?? `${previewOrigin}/preview/${id}.mp3`);
+      const hash = createHash('sha1').update(String(id)).digest('hex').slice(0, 10);
+      return redirect(res, faults.playRedirects.get(id) ?? `${previewOrigin}/audio-sample-128kbps/${id}-${hash}.mp3`);
     }
     sendText(res, 404, 'Not Found');
   };
 
   const previewHandler = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    const match = /^\/preview\/(\d+)\.mp3$/.exec(url.pathname);
+    const match = /^\/audio-sample-128kbps\/(\d+)-[0-9a-f]+\.mp3$/.exec(url.pathname);
     if (!match) return sendText(res, 404, 'Not Found');
     stats.previews++;
     const fault = takeFault(faults.previews, Number(match[1]));

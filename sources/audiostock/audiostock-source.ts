@@ -1,9 +1,11 @@
 /**
- * Audiostock: listing pages (`listUrl` with `{page}`), in page order and item order, until a page
- * has no items or links no next page. Caption = the title without its leading number (LAION's
- * rule); tags comma-split; scene / purpose / impression kept as original data. Audio is the play URL,
- * which redirects (302) to a preview MP3 on another host — allowed through `mediaHosts`; a redirect
- * anywhere else is refused and counted by the HTTP layer.
+ * Audiostock (audiostock.jp; audiostock.net, which LAION crawled, is gone): listing pages
+ * (`listUrl` with `{page}`), in page order and item order, until a page lists nothing or answers
+ * 404. Caption = the title without its leading number (LAION's rule). Audio is the play URL, which
+ * redirects (302) to a 128 kbps preview MP3 on cf-audiostock-public-files.audiostock.jp — allowed
+ * by default through `mediaHosts`; a redirect anywhere else is refused and counted by the HTTP
+ * layer. A first page that is missing (404), refused, a challenge or lists no works is an error
+ * (first-page.ts): with a markup change the listing would otherwise parse as empty and end "done".
  */
 import type { ClipRecord } from '../../schemas/clip.ts';
 import { ClipError } from '../../schemas/failure.ts';
@@ -11,6 +13,7 @@ import type { AudiostockSourceSpec } from '../../schemas/source-spec.ts';
 import type { HttpClient } from '../../infra/http/client.ts';
 import { hostsOf } from '../../infra/http/policy.ts';
 import { parseIntegerCursor } from '../cursor.ts';
+import { checkFirstRecords, checkPage, type PageCheck } from '../first-page.ts';
 import { providerClient } from '../provider-client.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
@@ -42,24 +45,33 @@ export class AudiostockSource implements ResumableSource {
     const from = parseIntegerCursor('audiostock', cursor, { page: -Infinity, index: -Infinity }, '{"page":p,"index":i}');
     let page = from?.page ?? this.#spec.firstPage;
     let skipThrough = from?.index ?? -1;
+    const check: PageCheck = {
+      provider: 'audiostock',
+      format: 'html',
+      whenRefused: 'Audiostock refused or challenged the crawler; lower the rate or crawl from a copy of the listing',
+      whenMissing: `check listUrl (${this.#spec.listUrl}; audiostock.net is gone, the site is audiostock.jp) and, if the page loads in a browser, whether its markup still has div.player-item works (sources/audiostock/listing.ts)`,
+    };
     for (let pages = 0; this.#spec.maxPages === undefined || pages < this.#spec.maxPages; pages++, page++) {
+      const first = from === null && pages === 0;
       const url = this.#spec.listUrl.replace('{page}', String(page));
       const response = await this.#client.request(url);
-      if (response.status === 404) return;
-      if (response.status !== 200) throw new Error(`audiostock: ${safeUrl(url)} answered HTTP ${response.status}`);
-      const listing = parseListing(response.text(), response.url);
+      checkPage(response, url, check, first);
+      if (response.status !== 200) return; // a 404 past the last page
+      const items = parseListing(response.text(), response.url);
+      const records = items.map((item) => this.#record(item, page));
+      if (first) checkFirstRecords(check, url, records, null);
       if (response.robots.excluded) {
         // The page asks not to be used for ML: none of its items are taken, and they are counted.
         log.warn('audiostock: listing page opted out by X-Robots-Tag', { url: safeUrl(url), directives: response.robots.directives });
-        await this.#client.count('robots_excluded', listing.items.length);
+        await this.#client.count('robots_excluded', items.length);
       } else {
-        for (const item of listing.items) {
-          if (item.position <= skipThrough) continue;
-          yield { record: this.#record(item, page), cursor: JSON.stringify({ page, index: item.position } satisfies Cursor) };
+        for (const [position, record] of records.entries()) {
+          if (position <= skipThrough) continue;
+          yield { record, cursor: JSON.stringify({ page, index: position } satisfies Cursor) };
         }
       }
       skipThrough = -1;
-      if (listing.items.length === 0 || listing.next === null) return;
+      if (items.length === 0) return;
     }
   }
 
@@ -78,18 +90,10 @@ export class AudiostockSource implements ResumableSource {
       id,
       audio: item.playUrl ?? `audiostock:${id}`,
       text: title === '' ? [] : [title],
-      tags: item.tags,
+      // The listing's tag markup is unknown (listing.ts): no tags rather than invented ones.
+      tags: [],
       license: this.#spec.license,
-      original: {
-        title: item.rawTitle,
-        tags: item.tags,
-        scene: item.scene,
-        purpose: item.purpose,
-        impression: item.impression,
-        audio_url: item.playUrl,
-        url: item.detailUrl,
-        page,
-      },
+      original: { title: item.rawTitle, creator: item.creator, seconds: item.seconds, audio_url: item.playUrl, url: item.detailUrl, page },
       ...(problem === null ? {} : { invalid: `audiostock listing page ${page}, item ${item.position}: ${problem}` }),
     };
   }

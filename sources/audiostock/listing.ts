@@ -1,7 +1,15 @@
 /**
- * Audiostock listing pages (HTML) → items (pure). Audiostock has no API; LAION scraped listings into
- * `index, title, impression, scene, purpose, tags, audio_url`. Every selector lives here, so a change
- * of the site's markup is a change of this file.
+ * Audiostock (audiostock.jp) listing pages (HTML) → items (pure). Audiostock has no API. Every
+ * selector lives here, so a change of the site's markup is a change of this file.
+ *
+ * The markup is the one a public audiostock.jp scraper (TypeScript, found by code search;
+ * see docs/sources.md) parses: each work is a `div.player-audio-inner.player-item`, carrying
+ * `data-audio_url` (the `/audio/<id>/play` URL, which redirects to the 128 kbps preview on
+ * cf-audiostock-public-files.audiostock.jp) and `data-logging_audio_id` (the id); the title is the
+ * link in `.player-audio-info-main`, the creator `a.player-audio-user-name`, the length
+ * `p.player-audio-time`. Not known from any public crawler, so not parsed: the tags, scene, purpose
+ * and impression LAION's CSV had (they may live on detail pages only) and the pagination markup —
+ * the adapter pages on until a page lists nothing.
  *
  * Parsed with node-html-parser rather than regular expressions: scraped markup varies in attribute
  * order, quoting, nesting and entities (`&amp;`, `&#12356;`), which regexes get wrong silently. It
@@ -16,30 +24,13 @@ export interface ListingItem {
   id: string | null;
   /** Title as shown, leading number included. */
   rawTitle: string;
-  tags: string[];
-  scene: string | null;
-  purpose: string | null;
-  impression: string | null;
+  creator: string | null;
+  /** Length as shown (`0:25`), in seconds. */
+  seconds: number | null;
   /** Absolute play URL (`…/audio/{id}/play`). */
   playUrl: string | null;
   detailUrl: string | null;
 }
-
-export interface ListingPage {
-  items: ListingItem[];
-  /** Absolute URL of the next page, when the page links one. */
-  next: string | null;
-}
-
-// Labels of the metadata list, Japanese as on the site, English as on its English pages.
-const LABELS: Record<string, 'scene' | 'purpose' | 'impression'> = {
-  シーン: 'scene',
-  scene: 'scene',
-  用途: 'purpose',
-  purpose: 'purpose',
-  イメージ: 'impression',
-  impression: 'impression',
-};
 
 function tidy(text: string): string {
   return text.normalize('NFC').replace(/\s+/g, ' ').trim();
@@ -59,40 +50,37 @@ export function titleWithoutNumber(title: string): string {
   return tidy(title.replace(/^\s*(?:No\.?\s*)?\d+[\s.:：_\-–、。]+/i, ''));
 }
 
-/** Comma-split tags (ASCII and Japanese commas), trimmed, without repeats. */
-export function splitTags(text: string): string[] {
-  return [...new Set(text.split(/[,、，]/).map(tidy).filter((t) => t !== ''))];
+/** `1:05` or `0:01:05` (the last one in the text) → seconds. */
+function lengthSeconds(text: string): number | null {
+  const match = /(?:(\d+):)?(\d+):(\d{2})\s*$/.exec(tidy(text));
+  return match ? Number(match[1] ?? 0) * 3600 + Number(match[2]) * 60 + Number(match[3]) : null;
+}
+
+function attribute(element: HTMLElement, name: string): string | undefined {
+  return element.getAttribute(name) ?? element.querySelector(`[${name}]`)?.getAttribute(name);
 }
 
 function itemFrom(element: HTMLElement, position: number, base: string): ListingItem {
-  const titleElement = element.querySelector('.audio-title');
-  const link = titleElement?.querySelector('a') ?? null;
-  const play = element.querySelector('[data-play-url]') ?? element.querySelector('a.play');
-  const playUrl = absolute(play?.getAttribute('data-play-url') ?? play?.getAttribute('href'), base);
-  let id = element.getAttribute('data-audio-id') ?? null;
+  const link = element.querySelector('.player-audio-info-main a');
+  const playUrl = absolute(attribute(element, 'data-audio_url'), base);
+  let id = attribute(element, 'data-logging_audio_id') ?? null;
   id ??= /\/audio\/(\d+)/.exec(playUrl ?? link?.getAttribute('href') ?? '')?.[1] ?? null;
-  const meta: Pick<ListingItem, 'scene' | 'purpose' | 'impression'> = { scene: null, purpose: null, impression: null };
-  for (const dt of element.querySelectorAll('dl.audio-meta dt')) {
-    const key = LABELS[tidy(dt.text).toLowerCase()] ?? LABELS[tidy(dt.text)];
-    const dd = dt.nextElementSibling;
-    if (key && dd && dd.tagName === 'DD') meta[key] = tidy(dd.text);
-  }
-  const tagsElement = element.querySelector('.audio-tags');
+  const creator = element.querySelector('.player-audio-user-name');
+  const time = element.querySelector('.player-audio-time');
   return {
     position,
     id: id !== null && /^\d+$/.test(id) ? id : null,
-    rawTitle: tidy(titleElement?.text ?? ''),
-    tags: tagsElement ? splitTags(tagsElement.text) : [],
-    ...meta,
+    rawTitle: tidy(link?.text ?? ''),
+    creator: creator ? tidy(creator.text) || null : null,
+    seconds: time ? lengthSeconds(time.text) : null,
     playUrl,
     detailUrl: absolute(link?.getAttribute('href'), base),
   };
 }
 
-/** Parses one listing page; `base` resolves relative links. */
-export function parseListing(html: string, base: string): ListingPage {
-  const root = parse(html);
-  const items = root.querySelectorAll('.audio-item').map((element, position) => itemFrom(element, position, base));
-  const next = root.querySelector('a[rel="next"]') ?? root.querySelector('link[rel="next"]');
-  return { items, next: absolute(next?.getAttribute('href'), base) };
+/** The works listed on one page; `base` resolves relative links. */
+export function parseListing(html: string, base: string): ListingItem[] {
+  return parse(html)
+    .querySelectorAll('.player-item')
+    .map((element, position) => itemFrom(element, position, base));
 }

@@ -1,6 +1,7 @@
 /**
- * The Audiostock adapter against the HTML fixture: listing pages parsed into records (title without
- * its leading number, comma-split tags, scene/purpose/impression), paging by `rel=next`, resume,
+ * The Audiostock adapter against the HTML fixture (audiostock.jp's markup as a public scraper reads
+ * it): listing pages parsed into records (title without its leading number, creator, length),
+ * paging until a page past the last answers 404, resume,
  * X-Robots-Tag on a listing page, and play URLs that redirect to previews on another host — allowed
  * when that host is configured, refused (and counted) when they lead elsewhere.
  */
@@ -56,21 +57,22 @@ describe('Audiostock source', () => {
   it('parses listing pages into records, page by page, until the last page', () => {
     const valid = baseline.filter((i) => i.record.invalid === undefined).map((i) => i.record.id);
     assert.deepEqual(valid, fx.items.map((i) => String(i.id)));
-    assert.equal(fx.stats.pages, Math.ceil(fx.items.length / fx.pageSize));
+    // Every page, then the one past the last (404) that ends the crawl.
+    assert.equal(fx.stats.pages, Math.ceil(fx.items.length / fx.pageSize) + 1);
     const records = baseline.map((i) => clipRecordSchema.parse(i.record));
     const [door, boots, rain] = records;
     assert.deepEqual(door!.text, ['ドアを閉める音']);
-    assert.deepEqual(door!.tags, ['ドア', '閉める', '室内']);
+    assert.deepEqual(door!.tags, []);
     assert.equal(door!.audio, `${fx.site.origin}/audio/1000123/play`);
     assert.deepEqual(
-      { scene: door!.original.scene, purpose: door!.original.purpose, impression: door!.original.impression, title: door!.original.title },
-      { scene: '日常', purpose: 'ゲーム', impression: '静か', title: '1000123 ドアを閉める音' },
+      { creator: door!.original.creator, seconds: door!.original.seconds, title: door!.original.title, url: door!.original.url },
+      { creator: 'サウンド工房', seconds: 3, title: '1000123 ドアを閉める音', url: `${fx.site.origin}/audio/1000123` },
     );
     assert.equal(door!.license, 'audiostock');
     assert.deepEqual(boots!.text, ['Footsteps & "heavy" boots']);
-    assert.deepEqual(boots!.tags, ['footsteps', 'boots', 'walk']);
+    assert.equal(boots!.original.creator, 'foley_jp');
     assert.deepEqual(rain!.text, ['雨の音（強め）']);
-    assert.deepEqual(rain!.tags, ['雨', '天気', '自然']);
+    assert.equal(rain!.original.seconds, 65);
     const broken = records.find((r) => r.invalid !== undefined)!;
     assert.match(broken.invalid!, /page 2, item 5: no audio id/);
   });
