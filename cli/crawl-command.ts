@@ -11,6 +11,7 @@ import { LAION_AUDIO_630K, LAION_AUDIO_630K_SOURCES, laionAudio630kCrawls } from
 import { runCrawls } from '../crawl/run-crawl.ts';
 import { applySettings, givenPaths, parseSetting, parseSourceSpec, SOURCE_TYPES } from '../crawl/source-settings.ts';
 import { integerArg, normaliseDatasetUri, numberArg, openQueueContext } from './context.ts';
+import { publicUrlArg } from './dataset-commands.ts';
 
 interface CrawlOptions {
   dataset?: string;
@@ -32,6 +33,7 @@ interface CrawlOptions {
   limit?: number;
   maxShardsInFlight: number;
   resume: boolean;
+  allowEvictionPolicy?: boolean;
   workers: number;
   concurrency: number;
   json: boolean;
@@ -40,6 +42,7 @@ interface CrawlOptions {
   captionModel?: string;
   captionBatchSize: number;
   clapModel?: string;
+  publicUrl?: string;
 }
 
 const optional = (v: number | undefined) => v ?? null;
@@ -54,9 +57,10 @@ function datasetFromOptions(options: CrawlOptions, uri: string) {
     chunkSize: options.chunkSize,
     filters: { maxDurationSec: optional(options.maxDuration), minSampleRate: optional(options.minSampleRate) },
     caption: options.caption
-      ? { model: options.captionModel ?? (process.env.CLAPSET_CAPTION_MODEL || null), batchSize: options.captionBatchSize }
+      ? { model: options.captionModel ?? null, batchSize: options.captionBatchSize }
       : null,
-    embed: (options.clapModel ?? process.env.CLAPSET_CLAP_MODEL) ? { model: (options.clapModel ?? process.env.CLAPSET_CLAP_MODEL)! } : null,
+    embed: options.clapModel ? { model: options.clapModel } : null,
+    publicUrl: options.publicUrl ?? null,
   };
 }
 
@@ -203,15 +207,18 @@ export function registerCrawlCommand(program: Command): void {
     .option('--caption-batch-size <n>', 'keyword lists per model call', integerArg, 8)
     .option('--no-caption', 'skip the caption stage (no text_augment_t5)')
     .option('--clap-model <dir|id>', 'CLAP model folder or hub id: adds the embed stage (default: CLAPSET_CLAP_MODEL; none: no embeddings)')
+    .option('--public-url <url>', 'http(s) base the dataset root is served from (public bucket, CDN): the card gives https URLs (kept by later crawls)', publicUrlArg)
     .option('--limit <n>', 'stop after this many source records (per source)', integerArg)
     .option('--max-shards-in-flight <n>', 'shards queued at once (bounds what Redis holds)', integerArg, 4)
     .option('--resume', 'continue an existing dataset: shards whose stats exist are skipped', false)
+    .option('--allow-eviction-policy', 'run even when Redis may evict keys (maxmemory-policy not noeviction): a warning instead of a refusal (also CLAPSET_ALLOW_EVICTION_POLICY=1)', false)
     .option('--workers <n>', 'worker processes to start on this host for the crawl (0: use workers already running)', integerArg, 0)
     .option('--concurrency <n>', 'transcode concurrency of each started worker', integerArg, 2)
     .option('--dry-run', 'print the records the crawl would plan (after exclusions, up to --limit) and stop: no audio fetched, nothing enqueued', false)
     .option('--json', 'print the summary as one JSON line (with --dry-run: one ClipRecord per line)', false)
-    .action(async (sourceType: string | undefined, options: CrawlOptions) => {
+    .action(async (sourceType: string | undefined, given: CrawlOptions) => {
       const config = configFromEnv();
+      const options = { ...given, captionModel: given.captionModel ?? config.captionModel, clapModel: given.clapModel ?? config.clapModel };
       const { planned, files } = await plannedCrawls(sourceType, options);
       if (options.dryRun) return dryRun(config, planned, options.json);
       const crawls = planned.map((p) => p.crawl);
@@ -219,6 +226,7 @@ export function registerCrawlCommand(program: Command): void {
       try {
         const result = await runCrawls(config, ctx, crawls, {
           resume: options.resume,
+          allowEvictionPolicy: options.allowEvictionPolicy,
           localWorkers: options.workers,
           workerConcurrency: options.concurrency,
           excludedIds: files,
