@@ -19,7 +19,7 @@ export function registerDashboardCommand(program: Command): void {
         config,
         host: options.host,
         port: options.port,
-        token: options.token ?? process.env.CLAPSET_DASHBOARD_TOKEN ?? null,
+        token: options.token ?? config.dashboardToken ?? null,
         datasets: (options.dataset ?? []).map(normaliseDatasetUri),
       });
       process.stderr.write(`dashboard at ${dashboard.url}/\n`);

@@ -7,7 +7,8 @@ import { parseDevice } from '../infra/models/devices.ts';
 import { startWorkers } from '../crawl/run-workers.ts';
 import { createWorkerDeps } from '../workers/worker-deps.ts';
 import { redisCheck, startWorkerObservability, storeCheck } from '../workers/observability.ts';
-import { integerArg, normaliseDatasetUri, openQueueContext } from './context.ts';
+import { checkEvictionPolicy } from '../infra/redis/redis-health.ts';
+import { integerArg, normaliseDatasetUri, openQueueContext, positiveArg } from './context.ts';
 
 export function parseQueues(value: string): Stage[] {
   const stages = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -21,29 +22,44 @@ export function registerWorkerCommand(program: Command): void {
     .description('Process jobs from the queues until stopped (SIGINT/SIGTERM finish active jobs first). Run as many as you like, on any host sharing Redis and the object store.')
     .option('--queues <list>', `comma-separated queues (stages) to serve: ${STAGES.join(', ')}`, STAGES.join(','))
     .option('--concurrency <n>', 'transcode chunks processed at once (each runs one ffmpeg process)', integerArg, 2)
-    .option('--device <device>', 'where models run: cpu, webgpu or cuda (GPU hosts: --queues caption --device cuda); unavailable is an error', process.env.CLAPSET_DEVICE ?? 'cpu')
+    .option('--device <device>', 'where models run: cpu, webgpu or cuda (GPU hosts: --queues caption --device cuda); unavailable is an error (default: CLAPSET_DEVICE, else cpu)')
     .option('--metrics-port <n>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free port, logged)', integerArg)
     .option('--metrics-host <address>', 'address the metrics port binds', '0.0.0.0')
+    .option('--grace <seconds>', 'on SIGTERM/SIGINT, wait this long for active jobs to finish, then hand them back to the queue (a second signal exits at once)', positiveArg, 30)
+    .option('--allow-eviction-policy', 'run even when Redis may evict keys (maxmemory-policy not noeviction, or CONFIG disabled): a warning instead of a refusal (also CLAPSET_ALLOW_EVICTION_POLICY=1)', false)
     .option('--ready-store <uri>', 'object store /readyz checks besides Redis (the fleet\'s bucket, e.g. s3://datasets)')
-    .action(async (options: { queues: string; concurrency: number; device: string; metricsPort?: number; metricsHost: string; readyStore?: string }) => {
+    .action(async (options: { queues: string; concurrency: number; device?: string; metricsPort?: number; metricsHost: string; readyStore?: string; grace: number; allowEvictionPolicy: boolean }) => {
       const config = configFromEnv();
       const ctx = await openQueueContext(config);
-      const deps = createWorkerDeps(config, await locateFfmpeg(config), { device: parseDevice(options.device) });
+      await checkEvictionPolicy(ctx.connection, { allow: options.allowEvictionPolicy || config.allowEvictionPolicy, who: 'clapset worker' }).catch(async (error: unknown) => {
+        await ctx.close();
+        throw error;
+      });
+      const deps = createWorkerDeps(config, await locateFfmpeg(config), { device: parseDevice(options.device ?? config.device) });
       const stages = parseQueues(options.queues);
       const store = options.readyStore === undefined ? [] : [storeCheck(deps.store(normaliseDatasetUri(options.readyStore)))];
       const observability = options.metricsPort === undefined ? undefined
         : await startWorkerObservability({ port: options.metricsPort, host: options.metricsHost, queues: stages, checks: [redisCheck(ctx.connection), ...store] });
-      const stop = startWorkers(ctx, deps, { stages, concurrency: options.concurrency, observer: observability });
+      const running = startWorkers(ctx, deps, { stages, concurrency: options.concurrency, observer: observability });
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
-          log.info('worker stopping', { signal });
+          log.info('worker draining', { signal, grace_s: options.grace });
+          const now = (again: string) => {
+            log.warn('second signal: exiting at once', { signal: again });
+            process.exit(1);
+          };
+          process.once('SIGINT', now);
+          process.once('SIGTERM', now);
           observability?.setDraining();
           resolve();
         };
         process.once('SIGINT', shutdown);
         process.once('SIGTERM', shutdown);
       });
-      await stop();
+      const clean = await running.drain(options.grace * 1000);
+      if (!clean) log.warn('grace period over: jobs still running were handed back to their queues', { grace_s: options.grace });
+      // Whatever still holds the event loop after the drain must not keep the process past its grace.
+      setTimeout(() => process.exit(0), 5000).unref();
       await observability?.close();
       await deps.close();
       await ctx.close();

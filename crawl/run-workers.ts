@@ -1,8 +1,9 @@
-import { MetricsTime, Worker, type ConnectionOptions, type Processor } from 'bullmq';
+import { hostname } from 'node:os';
+import { MetricsTime, WaitingError, Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
 import { openFlowProducer, openQueue, type QueueContext, type Stage } from '../infra/queues.ts';
 import { errorMessage, log } from '../infra/log.ts';
-import { recordStageJob, type StageCounters } from '../infra/stage-metrics.ts';
-import { processCrawlJob } from './crawl.ts';
+import { countStageEvent, recordStageJob, type StageCounters } from '../infra/stage-metrics.ts';
+import { CrawlStopped, processCrawlJob } from './crawl.ts';
 import { crawlJobSchema, type ClipResult } from '../schemas/jobs.ts';
 import type { ShardStats } from '../schemas/stats.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
@@ -11,11 +12,15 @@ import { processEmbedJob } from '../workers/embed/processor.ts';
 import { processShardJob } from '../workers/shard/processor.ts';
 import { processTranscodeJob } from '../workers/transcode/processor.ts';
 import type { WorkerDeps } from '../workers/worker-deps.ts';
+import { retryingTransient } from '../workers/transient.ts';
+import type { JobObserver } from '../workers/observability.ts';
 
 export interface WorkerOptions {
   stages: readonly Stage[];
   /** Concurrent transcode chunks (each runs one ffmpeg process); other stages scale from it. */
   concurrency: number;
+  /** Told of every job attempt (the worker's /metrics). */
+  observer?: JobObserver;
 }
 
 /** What a finished job adds to its stage's counters (clips by outcome, bytes written). */
@@ -33,19 +38,51 @@ function stageCounters(stage: Stage, value: unknown): StageCounters {
   return {};
 }
 
+export interface RunningWorkers {
+  /**
+   * Stops taking jobs, asks crawl jobs to checkpoint and hand themselves back, and waits up to
+   * `graceMs` for the other active jobs to finish; those still running then are handed back to the
+   * queue (moved to wait) so another worker takes them at once instead of after a lock expiry.
+   * Resolves true when every job finished or was released in time on its own.
+   */
+  drain(graceMs: number): Promise<boolean>;
+}
+
 /**
- * Starts one BullMQ worker per requested stage in this process. Returns a function that stops them
- * gracefully (active jobs finish) and releases their connections.
+ * Starts one BullMQ worker per requested stage in this process. Storage/network trouble parks a job
+ * for the configured retry window (`retryingTransient`); stalls, lost locks and jobs released on
+ * shutdown are logged (queue, job, host, pid) and counted per stage for `/metrics`.
  */
-export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: WorkerOptions): () => Promise<void> {
+export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: WorkerOptions): RunningWorkers {
   const shardQueue = openQueue(ctx, 'shard');
-  const sources = { redis: ctx.connection, prefix: ctx.prefix };
+  const sources = { redis: ctx.connection, prefix: ctx.prefix, workDir: deps.workRoot };
   const flows = openFlowProducer(ctx);
+  const stopping = new AbortController();
+  const host = hostname();
+  const active = new Map<string, { stage: Stage; job: Job; token: string }>();
+  const count = (stage: Stage, counter: string) =>
+    countStageEvent(ctx.connection, ctx.prefix, stage, counter).catch((error: unknown) => log.warn('could not count a stage event', { stage, counter, error: errorMessage(error) }));
+  const release = async (stage: Stage, job: Job, token: string, why: string) => {
+    await job.moveToWait(token);
+    log.warn('job released on shutdown', { queue: stage, job: job.id, host, why });
+    await count(stage, 'released_on_shutdown');
+  };
+
+  const crawl: Processor = async (job, token) => {
+    try {
+      return await processCrawlJob(job, deps.store(parseOrThrow(crawlJobSchema, job.data, 'crawl job').dataset.uri), { flows, shardQueue }, sources, {
+        signal: stopping.signal,
+        retryWindowMs: deps.config.retryWindowMs,
+      });
+    } catch (error) {
+      // Asked to stop: checkpointed, so another worker continues from there right away.
+      if (!(stopping.signal.aborted && error instanceof CrawlStopped) || token === undefined) throw error;
+      await release('crawl', job, token, 'crawl checkpointed');
+      throw new WaitingError();
+    }
+  };
   const processors: Record<Stage, { processor: Processor; concurrency: number }> = {
-    crawl: {
-      processor: (job) => processCrawlJob(job, deps.store(parseOrThrow(crawlJobSchema, job.data, 'crawl job').dataset.uri), { flows, shardQueue }, sources),
-      concurrency: 4,
-    },
+    crawl: { processor: crawl, concurrency: 4 },
     transcode: { processor: (job) => processTranscodeJob(job, deps, sources), concurrency: options.concurrency },
     caption: { processor: (job) => processCaptionJob(job, deps), concurrency: 1 },
     embed: { processor: (job) => processEmbedJob(job, deps), concurrency: 1 },
@@ -53,7 +90,17 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
   };
   const workers = options.stages.map((stage) => {
     const { processor, concurrency } = processors[stage];
-    const worker = new Worker(stage, processor, {
+    const retrying = retryingTransient(stage, processor, deps.config.retryWindowMs);
+    const tracked: Processor = async (job, token) => {
+      const id = `${stage}:${job.id}`;
+      if (token !== undefined) active.set(id, { stage, job, token });
+      try {
+        return await retrying(job, token);
+      } finally {
+        active.delete(id);
+      }
+    };
+    const worker = new Worker(stage, tracked, {
       connection: ctx.connection as unknown as ConnectionOptions,
       prefix: ctx.prefix,
       concurrency,
@@ -67,6 +114,15 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
       log.warn('job attempt failed', { stage, job: job?.id, attempt: job?.attemptsMade, error: errorMessage(error) }),
     );
     worker.on('error', (error) => log.error('worker error', { stage, error: errorMessage(error) }));
+    // This worker found the job's lock expired (its worker died or hung) and takes it over.
+    worker.on('stalled', (jobId) => {
+      log.warn('job stalled; taken over', { queue: stage, job: jobId, host });
+      void count(stage, 'stalled');
+    });
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) log.warn('job lock lost; another worker may take it over', { queue: stage, job: jobId, host });
+      void count(stage, 'lock_lost');
+    });
     worker.on('completed', (job, value: unknown) => {
       const seconds = job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0;
       recordStageJob(ctx.connection, ctx.prefix, stage, seconds, stageCounters(stage, value)).catch((error: unknown) =>
@@ -75,9 +131,22 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
     });
     return worker;
   });
-  log.info('worker started', { stages: options.stages, concurrency: options.concurrency });
-  return async () => {
-    await Promise.all(workers.map((w) => w.close()));
-    await Promise.all([shardQueue.close(), flows.close()]);
+  log.info('worker started', { stages: options.stages, concurrency: options.concurrency, host });
+  return {
+    async drain(graceMs) {
+      stopping.abort();
+      const closed = Promise.all(workers.map((w) => w.close())).then(() => true);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+      const clean = await Promise.race([closed, late]);
+      clearTimeout(timer);
+      if (!clean) {
+        // Out of time: hand the rest back rather than leave them to stall for a lock duration.
+        await Promise.allSettled([...active.values()].map(({ stage, job, token }) => release(stage, job, token, 'grace period over')));
+        await Promise.allSettled(workers.map((w) => w.close(true)));
+      }
+      await Promise.allSettled([shardQueue.close(), flows.close()]);
+      return clean;
+    },
   };
 }

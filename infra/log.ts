@@ -1,3 +1,6 @@
+import { hostname } from 'node:os';
+import { configSchema, type LogLevel } from '../schemas/config.ts';
+
 /**
  * JSON-lines logging to stderr, with every configured secret scrubbed: values of credential-like
  * environment variables and the userinfo part of URLs never reach a log line.
@@ -18,13 +21,16 @@ export function redact(text: string): string {
   return out;
 }
 
-type Level = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const threshold = ORDER[(process.env.CLAPSET_LOG_LEVEL as Level | undefined) ?? 'info'] ?? ORDER.info;
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+// Every line names its host, so logs gathered from a fleet say which machine did what.
+const HOST = hostname();
+let threshold: number | undefined;
 
-function write(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
+function write(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+  // Read at the first line, not at import: a bad CLAPSET_LOG_LEVEL is reported by the CLI's config check.
+  threshold ??= ORDER[configSchema.shape.logLevel.safeParse(process.env.CLAPSET_LOG_LEVEL || undefined).data ?? 'info'];
   if (ORDER[level] < threshold) return;
-  const line = JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, msg, ...fields }, (_key, value) =>
+  const line = JSON.stringify({ time: new Date().toISOString(), level, host: HOST, pid: process.pid, msg, ...fields }, (_key, value) =>
     value instanceof Error ? { name: value.name, message: value.message } : value,
   );
   process.stderr.write(`${redact(line)}\n`);

@@ -1,5 +1,10 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { parseOrThrow } from './parse.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Settings that come from the environment, so credentials never pass through argv or job data. */
 export const configSchema = z.object({
@@ -7,11 +12,6 @@ export const configSchema = z.object({
   /** Key prefix for every BullMQ/Redis key of this deployment; tests use their own. */
   prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('clapset'),
   ffmpegPath: z.string().optional(),
-  s3: z.object({
-    endpoint: z.string().url().optional(),
-    region: z.string().default('us-east-1'),
-    forcePathStyle: z.boolean().default(false),
-  }),
   /** Scratch space for downloads and transcoding. */
   workDir: z.string().min(1).default(join(tmpdir(), 'clapset-work')),
   /** Contact in the crawler's User-Agent, so providers can reach the operator. */
@@ -27,6 +27,11 @@ export const configSchema = z.object({
   allowEvictionPolicy: z.boolean().default(false),
   /** How long a job keeps retrying storage/network trouble before its chunk gives up (at least 15 min by default). */
   retryWindowMs: z.number().int().positive().default(15 * 60_000),
+  s3: z.object({
+    endpoint: z.string().url().optional(),
+    region: z.string().default('us-east-1'),
+    forcePathStyle: z.boolean().default(false),
+  }),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -38,11 +43,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       redisUrl: env.CLAPSET_REDIS_URL ?? env.REDIS_URL ?? undefined,
       prefix: env.CLAPSET_PREFIX ?? undefined,
       ffmpegPath: env.FFMPEG_PATH || undefined,
-      s3: {
-        endpoint: endpoint || undefined,
-        region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? undefined,
-        // Self-hosted S3 servers (MinIO, s3rver, Ceph) want path-style; AWS works either way.
-        forcePathStyle: env.CLAPSET_S3_FORCE_PATH_STYLE ? env.CLAPSET_S3_FORCE_PATH_STYLE === 'true' : Boolean(endpoint),
       workDir: env.CLAPSET_WORK_DIR || undefined,
       contact: env.CLAPSET_CONTACT || undefined,
       device: env.CLAPSET_DEVICE || undefined,
@@ -52,6 +52,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       logLevel: env.CLAPSET_LOG_LEVEL || undefined,
       allowEvictionPolicy: env.CLAPSET_ALLOW_EVICTION_POLICY ? ['1', 'true', 'yes'].includes(env.CLAPSET_ALLOW_EVICTION_POLICY.toLowerCase()) : undefined,
       retryWindowMs: env.CLAPSET_RETRY_WINDOW_S ? Math.round(Number(env.CLAPSET_RETRY_WINDOW_S) * 1000) : undefined,
+      s3: {
+        endpoint: endpoint || undefined,
+        region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? undefined,
+        // Self-hosted S3 servers (MinIO, s3rver, Ceph) want path-style; AWS works either way.
+        forcePathStyle: env.CLAPSET_S3_FORCE_PATH_STYLE ? env.CLAPSET_S3_FORCE_PATH_STYLE === 'true' : Boolean(endpoint),
       },
     },
     'environment configuration',

@@ -30,6 +30,8 @@ export interface SourceContext {
   prefix: string;
   /** Where credentials are read from (the spec only names variables); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The worker's scratch space (CLAPSET_WORK_DIR); sources that stage files put them under it. */
+  workDir?: string;
   /** Process-level tuning of retries, backoff and timeouts (tests and the demo shorten them); rate limits come from the spec. */
   http?: HttpTuning;
 }

@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Config } from '../schemas/config.ts';
 import type { CaptionSpec, EmbedSpec } from '../schemas/dataset.ts';
 import { resolveModelDir } from '../infra/models/model-dir.ts';
@@ -44,7 +42,7 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: { 
   return {
     config,
     ffmpegPath,
-    workRoot: process.env.CLAPSET_WORK_DIR ?? join(tmpdir(), 'clapset-work'),
+    workRoot: config.workDir,
     maxDownloadBytes: options.maxDownloadBytes ?? 2 * 1024 ** 3,
     store(uri) {
       let store = stores.get(uri);

@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import got, { RequestError, type Request as GotRequest } from 'got';
 import type { Redis } from 'ioredis';
+import { configFromEnv } from '../../schemas/config.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import { log } from '../log.ts';
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from './backoff.ts';
@@ -124,7 +125,7 @@ export class HttpClient {
       this.provider,
       options.policy.rate.map((w) => ({ limit: w.limit, windowMs: w.windowMs + margin })),
     );
-    const contact = options.contact ?? process.env.CLAPSET_CONTACT;
+    const contact = options.contact ?? configFromEnv().contact;
     this.#userAgent = userAgent(contact);
     if (!contact && !warnedNoContact) {
       warnedNoContact = true;

@@ -5,7 +5,7 @@ import { CLAPSET_VERSION } from '../version.ts';
  * is crawling and reach them (CLAPSET_CONTACT: a URL or an e-mail address). Without a contact it is
  * still identifiable, just not reachable — the client warns once.
  */
-export function userAgent(contact: string | undefined = process.env.CLAPSET_CONTACT): string {
+export function userAgent(contact: string | undefined): string {
   const clean = contact?.replace(/[\r\n()]/g, ' ').trim();
   return clean ? `clapset/${CLAPSET_VERSION} (+${clean})` : `clapset/${CLAPSET_VERSION}`;
 }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { createHttpClient, OptedOutError, safeUrl, type HttpClient, type HttpPolicy } from '../../infra/http/index.ts';
 import { log } from '../../infra/log.ts';
 import type { ClipRecord } from '../../schemas/clip.ts';
+import { configFromEnv } from '../../schemas/config.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import type { BundleProvider, BundleSourceSpec } from '../../schemas/source-spec.ts';
 import { isAudioPath } from '../local/audio-files.ts';
@@ -54,7 +54,7 @@ export class BundleSource implements Source {
     this.provider = spec.type;
     this.license = spec.license ?? BUNDLE_PROVIDER_INFO[spec.type].defaultLicense;
     this.location = bundleLocation(spec);
-    this.#workRoot = options.workRoot ?? process.env.CLAPSET_WORK_DIR ?? join(tmpdir(), 'clapset-work');
+    this.#workRoot = options.workRoot ?? context?.workDir ?? configFromEnv(context?.env).workDir;
     if (this.location.kind === 'local') {
       this.#local = createLocalSource({ type: 'local', name: spec.name, root: this.location.path, license: this.license });
     } else {
