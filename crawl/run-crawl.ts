@@ -10,6 +10,7 @@ import { submitCrawl, waitForCrawl } from './crawl-control.ts';
 import { finaliseWithExclusions, putExcludedIds, type DatasetStatsWithExclusions } from './crawl-exclusions.ts';
 import { totalExcluded } from './exclusion-rules.ts';
 import { spawnLocalWorkers } from './local-workers.ts';
+import { assertSomethingWritten, checkStageModels } from './model-preflight.ts';
 import { checkEvictionPolicy } from '../infra/redis/redis-health.ts';
 
 export interface RunCrawlOptions {
@@ -65,6 +66,7 @@ export async function runCrawls(config: Config, ctx: QueueContext, crawls: reado
   const names = crawls.map((c) => c.source.name);
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice !== undefined) throw new Error(`two crawls would write source ${twice}; give each its own name`);
+  await checkStageModels(crawls);
 
   const allowEviction = options.allowEvictionPolicy === true || config.allowEvictionPolicy;
   await checkEvictionPolicy(ctx.connection, { allow: allowEviction, who: 'clapset crawl' });
@@ -123,6 +125,7 @@ export async function runCrawls(config: Config, ctx: QueueContext, crawls: reado
       );
     }
     const summaries = outcomes.map((o, i) => ({ source: names[i]!, ...(o as PromiseFulfilledResult<CrawlSummary>).value }));
+    assertSomethingWritten(summaries);
     return { dataset: uri, summaries, stats };
   } finally {
     progress.done();

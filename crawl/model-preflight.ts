@@ -1,0 +1,46 @@
+/**
+ * A crawl's stage models are checked before anything is enqueued: a CLAP or caption model that is
+ * missing or broken would otherwise fail every embed (caption) job after its retries and leave a
+ * dataset of zero samples with exit 0. Each distinct model named by the crawls is resolved and
+ * loaded once here, on CPU (the device is each worker's concern; the files and graphs are not).
+ * This host must therefore hold the models under the same ids as the workers (`clapset models pull`).
+ */
+import type { CrawlJob } from '../schemas/jobs.ts';
+import { errorMessage } from '../infra/log.ts';
+import { resolveModelDir } from '../infra/models/model-dir.ts';
+import { createCaptioner } from '../workers/caption/captioner.ts';
+import { ClapEmbedder } from '../workers/embed/clap-embedder.ts';
+import type { CrawlSummary } from './crawl.ts';
+
+/** Loads every caption and CLAP model the crawls name; one error lists every problem, by option. */
+export async function checkStageModels(crawls: readonly CrawlJob[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const problems: string[] = [];
+  const clapModels = new Set(crawls.flatMap((c) => (c.dataset.embed ? [c.dataset.embed.model] : [])));
+  const captionModels = new Set(crawls.flatMap((c) => (c.dataset.caption?.model ? [c.dataset.caption.model] : [])));
+  for (const model of clapModels) {
+    try {
+      const embedder = await ClapEmbedder.load((await resolveModelDir(model, env)).dir, { device: 'cpu', threads: 1 });
+      await embedder.close();
+    } catch (error) {
+      problems.push(`--clap-model ${model}: ${errorMessage(error)}`);
+    }
+  }
+  for (const model of captionModels) {
+    try {
+      await (await createCaptioner({ model, device: 'cpu', env })).close();
+    } catch (error) {
+      problems.push(`--caption-model ${model}: ${errorMessage(error)}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`not submitted, nothing enqueued: ${problems.join('; ')}`);
+}
+
+/** A crawl whose every clip failed wrote nothing usable: that is an error, not a summary. */
+export function assertSomethingWritten(summaries: readonly (CrawlSummary & { source: string })[]): void {
+  const lost = summaries.filter((s) => s.samples === 0 && s.failed > 0);
+  if (lost.length === 0) return;
+  throw new Error(
+    `${lost.map((s) => `${s.source}: all ${s.failed} clips failed`).join('; ')} — no samples written ` +
+      '(the shards record each failure reason: clapset status, or stats.json in the dataset)',
+  );
+}
