@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
-import { chunkStageJobSchema, clipResultSchema, type ClipResult } from '../../schemas/jobs.ts';
+import { chunkStageJobSchema, type ClipResult } from '../../schemas/jobs.ts';
+import { childClipResults } from '../child-results.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { sampleJsonSchema } from '../../schemas/sample.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
@@ -8,12 +9,6 @@ import { shardKeys, readJson } from '../../infra/store/dataset-layout.ts';
 
 type StageJobHandle = Pick<Job, 'data' | 'getChildrenValues'>;
 
-/** The clip results a chunk stage's child produced (none when the child failed for good). */
-export async function childClipResults(job: Pick<Job, 'getChildrenValues'>): Promise<ClipResult[]> {
-  return Object.values(await job.getChildrenValues<unknown[]>())
-    .flat()
-    .map((value) => parseOrThrow(clipResultSchema, value, 'child stage result'));
-}
 
 /**
  * Keyword-to-caption for one chunk: reads the staged `<key>.json` of each transcoded clip, captions

@@ -6,7 +6,7 @@ import type { Job } from 'bullmq';
 import { chunkStageJobSchema, type ClipResult } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { sampleJsonSchema } from '../../schemas/sample.ts';
-import { childClipResults } from '../caption/processor.ts';
+import { childClipResults } from '../child-results.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { readJson, shardKeys } from '../../infra/store/dataset-layout.ts';
 
