@@ -5,6 +5,7 @@ import { locateFfmpeg } from '../infra/ffmpeg/locate.ts';
 import { log } from '../infra/log.ts';
 import { parseDevice } from '../infra/models/devices.ts';
 import { startWorkers } from '../crawl/run-workers.ts';
+import { checkWorkerModels } from '../crawl/model-preflight.ts';
 import { createWorkerDeps } from '../workers/worker-deps.ts';
 import { redisCheck, startWorkerObservability, storeCheck } from '../workers/observability.ts';
 import { checkEvictionPolicy } from '../infra/redis/redis-health.ts';
@@ -37,6 +38,11 @@ export function registerWorkerCommand(program: Command): void {
       });
       const deps = createWorkerDeps(config, await locateFfmpeg(config), { device: parseDevice(options.device ?? config.device) });
       const stages = parseQueues(options.queues);
+      await checkWorkerModels(deps, stages, config).catch(async (error: unknown) => {
+        await deps.close();
+        await ctx.close();
+        throw error;
+      });
       const store = options.readyStore === undefined ? [] : [storeCheck(deps.store(normaliseDatasetUri(options.readyStore)))];
       const observability = options.metricsPort === undefined ? undefined
         : await startWorkerObservability({ port: options.metricsPort, host: options.metricsHost, queues: stages, checks: [redisCheck(ctx.connection), ...store] });

@@ -5,11 +5,14 @@
  * loaded once here, on CPU (the device is each worker's concern; the files and graphs are not).
  * This host must therefore hold the models under the same ids as the workers (`clapset models pull`).
  */
+import type { Config } from '../schemas/config.ts';
 import type { CrawlJob } from '../schemas/jobs.ts';
+import type { Stage } from '../infra/queues.ts';
 import { errorMessage } from '../infra/log.ts';
 import { resolveModelDir } from '../infra/models/model-dir.ts';
 import { createCaptioner } from '../workers/caption/captioner.ts';
 import { ClapEmbedder } from '../workers/embed/clap-embedder.ts';
+import type { WorkerDeps } from '../workers/worker-deps.ts';
 import type { CrawlSummary } from './crawl.ts';
 
 /** Loads every caption and CLAP model the crawls name; one error lists every problem, by option. */
@@ -33,6 +36,22 @@ export async function checkStageModels(crawls: readonly CrawlJob[], env: NodeJS.
     }
   }
   if (problems.length > 0) throw new Error(`not submitted, nothing enqueued: ${problems.join('; ')}`);
+}
+
+/**
+ * A worker's own check at start: the default models of this host (CLAPSET_CLAP_MODEL,
+ * CLAPSET_CAPTION_MODEL) load on its device before it takes a job, through its deps, so the jobs
+ * reuse them. Models named only by a crawl are checked by the submitter and loaded on first use.
+ */
+export async function checkWorkerModels(deps: WorkerDeps, stages: readonly Stage[], config: Pick<Config, 'clapModel' | 'captionModel'>): Promise<void> {
+  const problems: string[] = [];
+  if (stages.includes('embed') && config.clapModel) {
+    await deps.embedder({ model: config.clapModel }).catch((error: unknown) => problems.push(`CLAPSET_CLAP_MODEL ${config.clapModel}: ${errorMessage(error)}`));
+  }
+  if (stages.includes('caption') && config.captionModel) {
+    await deps.captioner({ model: config.captionModel, batchSize: 8 }).catch((error: unknown) => problems.push(`CLAPSET_CAPTION_MODEL ${config.captionModel}: ${errorMessage(error)}`));
+  }
+  if (problems.length > 0) throw new Error(`worker not started: ${problems.join('; ')}`);
 }
 
 /** A crawl whose every clip failed wrote nothing usable: that is an error, not a summary. */

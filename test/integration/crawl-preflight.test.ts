@@ -60,6 +60,14 @@ describe('clapset crawl checks its models before enqueuing', () => {
   });
 });
 
+describe('clapset worker checks its default models at start', () => {
+  it('CLAPSET_CLAP_MODEL naming an absent model: exit 1 before serving the embed queue', async () => {
+    const result = await runCli(['worker', '--queues', 'embed'], { ...env, CLAPSET_CLAP_MODEL: 'clapset-test/absent' });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /worker not started: CLAPSET_CLAP_MODEL clapset-test\/absent: model clapset-test\/absent is not in /);
+  });
+});
+
 describe('a crawl in which every clip failed', () => {
   it('exits 1 saying so', async () => {
     const corrupt = join(root, 'corrupt');
