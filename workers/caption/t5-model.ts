@@ -1,8 +1,9 @@
 /**
  * A T5 text2text export (onnx/encoder_model*.onnx + onnx/decoder_model_merged*.onnx, tokenizer.json)
- * run with onnxruntime-node sessions on one device, offline. The tokenizer is transformers.js'
- * (AutoTokenizer, loaded from the folder with remote models disabled); the sessions are ours so that
- * the device is exactly the one asked for and beam search can batch every beam in one decoder run.
+ * run with onnxruntime-node sessions on one device, offline. The tokenizer is the folder's
+ * tokenizer.json (infra/models/tokenizer.ts, what transformers.js' AutoTokenizer wraps); the sessions
+ * are ours so that the device is exactly the one asked for and beam search can batch every beam in
+ * one decoder run.
  *
  * `stepper()` adapts the decoder to beam search's `StepFunction`. A merged decoder with
  * past_key_values inputs keeps a key/value cache per decoder prefix: each call looks up the cache of
@@ -10,7 +11,6 @@
  * only the newest token (use_cache_branch = true). A decoder without cache inputs recomputes the
  * whole prefix each step (slower, same logits).
  */
-import { AutoTokenizer, env as transformersEnv, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -18,6 +18,7 @@ import type { StepFunction, StepRow } from './beam-search.ts';
 import type { Device } from '../../infra/models/devices.ts';
 import { seq2seqFiles, type ModelDtype } from '../../infra/models/model-dir.ts';
 import { createSession } from '../../infra/models/session.ts';
+import { type FolderTokenizer, loadFolderTokenizer, padRows } from '../../infra/models/tokenizer.ts';
 
 export interface T5LoadOptions {
   device: Device;
@@ -59,22 +60,19 @@ export class T5Model {
     readonly dtype: ModelDtype,
     readonly config: Readonly<Record<string, unknown>>,
     readonly special: T5SpecialTokens,
-    private readonly tokenizer: PreTrainedTokenizer,
+    private readonly tokenizer: FolderTokenizer,
     private readonly encoder: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
     private readonly useCache: boolean,
   ) {}
 
   static async load(dir: string, options: T5LoadOptions): Promise<T5Model> {
-    // Loading never reaches a hub: the folder is complete or the load fails.
-    transformersEnv.allowRemoteModels = false;
-    transformersEnv.allowLocalModels = true;
     const dtype = options.dtype ?? 'fp32';
     const files = await seq2seqFiles(dir, dtype);
     const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     if (config.is_encoder_decoder === false) throw new Error(`${dir}: config.json says this is not an encoder–decoder model`);
     const generation = JSON.parse(await readFile(join(dir, 'generation_config.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
-    const tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+    const tokenizer = await loadFolderTokenizer(dir);
     const sessionOptions = { device: options.device, ...(options.threads === undefined ? {} : { threads: options.threads }) };
     const encoder = await createSession(files.encoder, sessionOptions);
     const decoder = await createSession(files.decoder, sessionOptions).catch(async (error: unknown) => {
@@ -93,11 +91,9 @@ export class T5Model {
 
   /** Tokenises and encodes a batch of prompts (padded to the longest, masked). */
   async encode(prompts: readonly string[]): Promise<EncodedBatch> {
-    const encoded = this.tokenizer([...prompts], { padding: true, truncation: true });
-    const ids = encoded.input_ids as unknown as { data: BigInt64Array; dims: number[] };
-    const mask = encoded.attention_mask as unknown as { data: BigInt64Array; dims: number[] };
-    const idsTensor = new ort.Tensor('int64', BigInt64Array.from(ids.data), ids.dims);
-    const maskTensor = new ort.Tensor('int64', BigInt64Array.from(mask.data), mask.dims);
+    const { ids, mask, length } = padRows(prompts.map((prompt) => this.tokenizer.encode(prompt)), this.tokenizer.padId);
+    const idsTensor = new ort.Tensor('int64', ids, [prompts.length, length]);
+    const maskTensor = new ort.Tensor('int64', mask, [prompts.length, length]);
     const out = await this.encoder.run({ input_ids: idsTensor, attention_mask: maskTensor });
     const hidden = out.last_hidden_state;
     if (!hidden) throw new Error(`${this.dir}: the encoder has no last_hidden_state output`);
@@ -105,7 +101,7 @@ export class T5Model {
   }
 
   decode(tokens: readonly number[]): string {
-    return this.tokenizer.decode([...tokens], { skip_special_tokens: true, clean_up_tokenization_spaces: true }).trim();
+    return this.tokenizer.decode(tokens);
   }
 
   /** A beam-search step function over one encoded batch (rows name their source by batch index). */

@@ -1,12 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import type { DecodePcmOptions } from '../../infra/audio/decode-pcm.ts';
 import { log } from '../../infra/log.ts';
 import type { Device } from '../../infra/models/devices.ts';
 import type { ModelDtype } from '../../infra/models/model-dir.ts';
 import { createSession } from '../../infra/models/session.ts';
+import { type FolderTokenizer, loadFolderTokenizer, padRows } from '../../infra/models/tokenizer.ts';
 import { type ClapModelInfo, readClapModel } from './clap-model.ts';
 import { type FileFeatures, featuresForFile } from './features-file.ts';
 import { type ClipFeatureOptions, type ClipFeatures, clipFeatures } from './fusion.ts';
@@ -31,9 +29,8 @@ export interface ClapEmbedderOptions {
 
 /**
  * CLAP audio and text embeddings from a model folder in the published ONNX layout, fully offline:
- * ONNX Runtime sessions on the two graphs, the folder's tokenizer.json through
- * @huggingface/tokenizers (what transformers.js' AutoTokenizer wraps — used directly so no global
- * `env.localModelPath` is shared with other models in the process). Outputs are L2-normalised here:
+ * ONNX Runtime sessions on the two graphs, the folder's tokenizer (infra/models/tokenizer.ts).
+ * Outputs are L2-normalised here:
  * the published exports return the raw projection, as HF's `Clap*ModelWithProjection` does.
  */
 export class ClapEmbedder {
@@ -42,8 +39,7 @@ export class ClapEmbedder {
     readonly dim: number,
     private readonly audio: ort.InferenceSession,
     private readonly text: ort.InferenceSession,
-    private readonly tokenizer: Tokenizer,
-    private readonly padId: number,
+    private readonly tokenizer: FolderTokenizer,
     /** Whether the text graph declares `attention_mask`; without it padding would be read as text. */
     private readonly textTakesMask: boolean,
     private readonly options: Required<Pick<ClapEmbedderOptions, 'audioBatchSize' | 'textBatchSize'>>,
@@ -52,10 +48,7 @@ export class ClapEmbedder {
   static async load(dir: string, options: ClapEmbedderOptions = {}): Promise<ClapEmbedder> {
     const model = await readClapModel(dir, options.dtype === undefined ? {} : { dtype: options.dtype });
     const sessionOptions = { device: options.device ?? 'cpu', ...(options.threads === undefined ? {} : { threads: options.threads }) };
-    const [tokenizerJson, tokenizerConfig] = await Promise.all([readFile(join(dir, 'tokenizer.json'), 'utf8'), readFile(join(dir, 'tokenizer_config.json'), 'utf8')]);
-    const tokenizer = new Tokenizer(JSON.parse(tokenizerJson) as object, JSON.parse(tokenizerConfig) as object);
-    const config = JSON.parse(tokenizerConfig) as { pad_token?: unknown };
-    const padId = tokenizer.token_to_id(typeof config.pad_token === 'string' ? config.pad_token : '<pad>') ?? 1;
+    const tokenizer = await loadFolderTokenizer(dir, { maxLength: model.maxTextLength });
     const audio = await createSession(model.audioModel, sessionOptions);
     const text = await createSession(model.textModel, sessionOptions).catch(async (error: unknown) => {
       await audio.release();
@@ -67,7 +60,7 @@ export class ClapEmbedder {
       if (!textTakesMask) {
         log.info('CLAP text graph declares no attention_mask (as the published exports): captions are batched by equal token length so no padding reaches it', { model: model.textModel });
       }
-      return new ClapEmbedder(model, dim, audio, text, tokenizer, padId, textTakesMask, { audioBatchSize: options.audioBatchSize ?? 8, textBatchSize: options.textBatchSize ?? 64 });
+      return new ClapEmbedder(model, dim, audio, text, tokenizer, textTakesMask, { audioBatchSize: options.audioBatchSize ?? 8, textBatchSize: options.textBatchSize ?? 64 });
     } catch (error) {
       await Promise.all([audio.release(), text.release()]);
       throw error;
@@ -134,7 +127,7 @@ export class ClapEmbedder {
     }
     const out = new Array<Float32Array>(texts.length);
     for (const group of groups) {
-      const { ids, mask, length } = this.pad(group.map((i) => encoded[i]!));
+      const { ids, mask, length } = padRows(group.map((i) => encoded[i]!), this.tokenizer.padId);
       const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [group.length, length]) };
       if (this.textTakesMask) feeds.attention_mask = new ort.Tensor('int64', mask, [group.length, length]);
       const rows = await this.run(this.text, feeds, 'text_embeds', group.length);
@@ -145,23 +138,7 @@ export class ClapEmbedder {
 
   /** A caption's token ids: `<s> … </s>`, truncated to 77 keeping the closing `</s>` (LAION-CLAP's budget). */
   encode(text: string): number[] {
-    const max = this.model.maxTextLength;
-    const ids = this.tokenizer.encode(text).ids;
-    return ids.length <= max ? ids : [...ids.slice(0, max - 1), ids[ids.length - 1]!];
-  }
-
-  /** Rows padded to the longest of them (not to 77: short runs cost less), with the mask of real tokens. */
-  private pad(rows: readonly number[][]): { ids: BigInt64Array; mask: BigInt64Array; length: number } {
-    const length = Math.max(1, ...rows.map((ids) => ids.length));
-    const ids = new BigInt64Array(rows.length * length).fill(BigInt(this.padId));
-    const mask = new BigInt64Array(rows.length * length);
-    rows.forEach((row, r) =>
-      row.forEach((id, c) => {
-        ids[r * length + c] = BigInt(id);
-        mask[r * length + c] = 1n;
-      }),
-    );
-    return { ids, mask, length };
+    return this.tokenizer.encode(text);
   }
 
   async close(): Promise<void> {
