@@ -11,7 +11,7 @@ export async function createCaptioner(options: CaptionerOptions = {}): Promise<C
     const { createTemplateCaptioner } = await import('./template-captioner.ts');
     return createTemplateCaptioner({ debias: options.debias ?? true });
   }
-  // Loaded lazily: the template path never pays for onnxruntime and transformers.js.
+  // Loaded lazily: the template path never pays for onnxruntime and the tokenizer.
   const { createT5Captioner } = await import('./t5-captioner.ts');
   return createT5Captioner(setting, options);
 }

@@ -168,6 +168,11 @@ function checkSessions(model: ClapModelInfo, audio: ort.InferenceSession, text: 
     return typeof size === 'number' ? size : -1;
   };
   const audioDim = expect(audio, model.audioModel, ['input_features'], 'audio_embeds');
+  // transformers.js' fp16 exports keep float32 inputs and outputs (keep_io_types); one that does not is refused here, not mid-crawl.
+  for (const [session, path, name] of [[audio, model.audioModel, 'input_features'], [audio, model.audioModel, 'audio_embeds'], [text, model.textModel, 'text_embeds']] as const) {
+    const meta = [...session.inputMetadata, ...session.outputMetadata].find((m) => m.name === name);
+    if (meta?.isTensor && meta.type !== 'float32') throw new Error(`${path}: ${name} is ${meta.type}; clapset feeds and reads float32 (export fp16 graphs with keep_io_types=True, as transformers.js' quantize.py does)`);
+  }
   const textDim = expect(text, model.textModel, ['input_ids'], 'text_embeds');
   const unknown = text.inputNames.filter((name) => name !== 'input_ids' && name !== 'attention_mask');
   if (unknown.length > 0) throw new Error(`${model.textModel}: inputs ${unknown.join(', ')} are not ones a CLAP text export takes (input_ids, optionally attention_mask)`);
