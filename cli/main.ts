@@ -7,6 +7,7 @@ import { registerDatasetCommands } from './dataset-commands.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerEmbeddingCommands } from './embedding-commands.ts';
 import { registerModelCommands } from './model-commands.ts';
+import { registerProbeCommand } from './probe-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
@@ -19,6 +20,7 @@ const program = new Command('clapset')
 
 registerDemoCommand(program);
 registerCrawlCommand(program);
+registerProbeCommand(program);
 registerWorkerCommand(program);
 registerStatusCommand(program);
 registerDatasetCommands(program);

@@ -242,13 +242,15 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     const pages = Math.max(1, Math.ceil(matched.length / pageSize));
     if (!Number.isInteger(page) || page < 1 || page > pages) return sendJson(res, 404, { detail: 'Invalid page.' });
     const slice = matched.slice((page - 1) * pageSize, page * pageSize);
-    // The real `next` carries every parameter but the token, after a stray "&", with `+` unescaped.
+    // As apiv2/forms.py construct_link builds it: "?" then "&key=value" pairs, no token, values quoted
+    // with my_quote = quote(s, safe=",:[]*+()'") — so `+` stays a literal plus, which servers read as a space.
+    const myQuote = (v: string) => encodeURIComponent(v).replace(/%(2C|3A|5B|5D|2B)/g, (e) => decodeURIComponent(e));
     const link = (n: number) => {
       const rest: [string, string][] = [['query', query]];
       if (filter) rest.push(['filter', filter]);
       if (params.get('sort')) rest.push(['sort', params.get('sort')!]);
       rest.push(['page', String(n)], ['page_size', String(pageSize)], ['fields', fields.join(',')]);
-      return `${origin}/apiv2/search/?&${rest.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2B/g, '+')}`).join('&')}`;
+      return `${origin}/apiv2/search/?${rest.map(([k, v]) => `&${k}=${myQuote(v)}`).join('')}`;
     };
     sendJson(res, 200, {
       count: matched.length,

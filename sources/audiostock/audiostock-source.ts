@@ -15,6 +15,7 @@ import { hostsOf } from '../../infra/http/policy.ts';
 import { parseIntegerCursor } from '../cursor.ts';
 import { checkFirstRecords, checkPage, type PageCheck } from '../first-page.ts';
 import { providerClient } from '../provider-client.ts';
+import { probeMediaWith, type MediaCheck, type Probeable } from '../probe.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import { log } from '../../infra/log.ts';
@@ -26,7 +27,7 @@ interface Cursor {
   index: number;
 }
 
-export class AudiostockSource implements ResumableSource {
+export class AudiostockSource implements ResumableSource, Probeable {
   readonly name: string;
   readonly #spec: AudiostockSourceSpec;
   readonly #client: HttpClient;
@@ -73,6 +74,14 @@ export class AudiostockSource implements ResumableSource {
       skipThrough = -1;
       if (items.length === 0) return;
     }
+  }
+
+  /** Audiostock states no total on its listing pages (as far as the known markup goes). */
+  readonly total = null;
+
+  /** `clapset probe`: a Range request on the play URL, through its redirect to the preview host. */
+  probeMedia(record: ClipRecord): Promise<MediaCheck> {
+    return probeMediaWith(this.#client, record.audio);
   }
 
   async materialise(record: ClipRecord, workDir: string, limits: { maxBytes: number }): Promise<LocalAudio> {

@@ -18,6 +18,7 @@ import { hostsOf } from '../../infra/http/policy.ts';
 import { parseIntegerCursor } from '../cursor.ts';
 import { checkFirstRecords, checkPage, formatError, type PageCheck } from '../first-page.ts';
 import { providerClient } from '../provider-client.ts';
+import { probeMediaWith, type MediaCheck, type Probeable } from '../probe.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import type { LocalAudio, CrawlItem, ResumableSource, SourceContext } from '../source.ts';
@@ -28,7 +29,7 @@ const MAX_INDEX_BYTES = 256 * 1024 ** 2;
 const REQUIRED_COLUMNS = ['location', 'description'] as const satisfies readonly (typeof CSV_COLUMNS)[number][];
 const INDEX_HINT = 'set index to a path or http(s) URL of a copy of the public BBCSoundEffects.csv (16,011 rows; header "location","description","secs","category","CDNumber","CDName","tracknum")';
 
-export class BbcSource implements ResumableSource {
+export class BbcSource implements ResumableSource, Probeable {
   readonly name: string;
   readonly #spec: BbcSourceSpec;
   readonly #client: HttpClient;
@@ -52,6 +53,11 @@ export class BbcSource implements ResumableSource {
   /** Cursors: `{"row": n}` (CSV: data row n, 0-based, was the last yielded) or `{"from": n, "index": i}` (search). */
   crawl(cursor?: string): AsyncGenerator<CrawlItem> {
     return this.#spec.mode === 'csv' ? this.#csv(cursor) : this.#search(cursor);
+  }
+
+  /** `clapset probe`: a Range request on the record's WAV. */
+  probeMedia(record: ClipRecord): Promise<MediaCheck> {
+    return probeMediaWith(this.#client, record.audio);
   }
 
   async materialise(record: ClipRecord, workDir: string, limits: { maxBytes: number }): Promise<LocalAudio> {
@@ -109,14 +115,13 @@ export class BbcSource implements ResumableSource {
       const body = checkPage(response, this.#spec.searchApi, this.#check('json'), true) as { total?: unknown; results?: unknown };
       if (!Array.isArray(body?.results) || typeof body.total !== 'number') throw formatError(this.#check('json'), this.#spec.searchApi, 'no {total, results[]}');
       this.#total = body.total;
-      const records: ClipRecord[] = [];
-      for (const [index, result] of body.results.entries()) {
-        if (result === null || typeof result !== 'object') continue;
-        const record = recordFromSearchResult(result as Record<string, unknown>, options);
-        records.push(record);
+      const listed = body.results.flatMap((result: unknown, index) =>
+        result === null || typeof result !== 'object' ? [] : [{ index, record: recordFromSearchResult(result as Record<string, unknown>, options) }],
+      );
+      if (first) checkFirstRecords(this.#check('json'), this.#spec.searchApi, listed.map((l) => l.record), body.total);
+      for (const { index, record } of listed) {
         if (index > skipThrough) yield { record, cursor: JSON.stringify({ from, index }) };
       }
-      if (first) checkFirstRecords(this.#check('json'), this.#spec.searchApi, records, body.total);
       skipThrough = -1;
       from += body.results.length;
       if (body.results.length === 0 || from >= body.total) return;

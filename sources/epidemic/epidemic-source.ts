@@ -17,6 +17,7 @@ import { hostsOf } from '../../infra/http/policy.ts';
 import { parseIntegerCursor } from '../cursor.ts';
 import { checkFirstRecords, checkPage, formatError, type PageCheck } from '../first-page.ts';
 import { providerClient } from '../provider-client.ts';
+import { probeMediaWith, type MediaCheck, type Probeable } from '../probe.ts';
 import { registerSecret } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import type { LocalAudio, CrawlItem, ResumableSource, SourceContext } from '../source.ts';
@@ -29,7 +30,7 @@ interface Cursor {
   index: number;
 }
 
-export class EpidemicSource implements ResumableSource {
+export class EpidemicSource implements ResumableSource, Probeable {
   readonly name: string;
   readonly #spec: EpidemicSourceSpec;
   readonly #client: HttpClient;
@@ -85,18 +86,17 @@ export class EpidemicSource implements ResumableSource {
         const first = from === null && category === 0 && pages === 0;
         const { url, totalPages, totalTracks, tracks } = await this.#page(name, page, pages === 0);
         if (first) this.#total = totalTracks;
-        const records = [];
-        for (const [index, key] of orderedTrackIds(tracks).entries()) {
+        const listed = orderedTrackIds(tracks).flatMap((key, index) => {
           const track = tracks[key];
-          if (track === null || typeof track !== 'object') continue;
-          const record = recordFromTrack(key, track as Record<string, unknown>, name, options);
-          records.push(record);
+          return track === null || typeof track !== 'object' ? [] : [{ index, record: recordFromTrack(key, track as Record<string, unknown>, name, options) }];
+        });
+        // Tracks listed, none usable: the format changed (an empty category is fine if others list some).
+        if (pages === 0 && listed.length > 0) checkFirstRecords(this.#check, url, listed.map((l) => l.record), totalTracks);
+        for (const { index, record } of listed) {
           if (index <= skipThrough) continue;
           yielded++;
           yield { record, cursor: JSON.stringify({ category, page, index } satisfies Cursor) };
         }
-        // Tracks listed, none usable: the format changed (an empty category is fine if others list some).
-        if (pages === 0 && records.length > 0) checkFirstRecords(this.#check, url, records, totalTracks);
         skipThrough = -1;
         if (page >= totalPages) break;
       }
@@ -104,6 +104,11 @@ export class EpidemicSource implements ResumableSource {
     if (from === null && yielded === 0) {
       checkFirstRecords(this.#check, this.#pageUrl(this.#spec.categories[0]!, 1), [], this.#total);
     }
+  }
+
+  /** `clapset probe`: a Range request on the record's preview MP3 (the CDN needs no session: none is sent). */
+  probeMedia(record: ClipRecord): Promise<MediaCheck> {
+    return probeMediaWith(this.#client, record.audio);
   }
 
   async materialise(record: ClipRecord, workDir: string, limits: { maxBytes: number }): Promise<LocalAudio> {

@@ -14,8 +14,9 @@ import type { HttpClient } from '../../infra/http/client.ts';
 import { HttpStatusError } from '../../infra/http/errors.ts';
 import { hostsOf } from '../../infra/http/policy.ts';
 import { parseIntegerCursor } from '../cursor.ts';
-import { checkFirstRecords, checkPage, formatError, ProviderError } from '../first-page.ts';
+import { checkFirstRecords, checkPage, formatError, isChallenge, ProviderError } from '../first-page.ts';
 import { providerClient } from '../provider-client.ts';
+import { probeMediaWith, type MediaCheck, type Probeable } from '../probe.ts';
 import { registerSecret, safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import { log } from '../../infra/log.ts';
@@ -31,7 +32,7 @@ interface Cursor {
   index: number;
 }
 
-export class FreesoundSource implements ResumableSource {
+export class FreesoundSource implements ResumableSource, Probeable {
   readonly name: string;
   readonly #spec: FreesoundSourceSpec;
   readonly #env: NodeJS.ProcessEnv;
@@ -72,7 +73,7 @@ export class FreesoundSource implements ResumableSource {
       const first = from === null && pages === 0;
       const url = searchUrl(this.#spec, page);
       const response = await this.#api.request(url, { headers: { Authorization: `Token ${key}` } });
-      if (response.status === 401 || response.status === 403) {
+      if ((response.status === 401 || response.status === 403) && !isChallenge(response)) {
         throw new ProviderError('freesound', safeUrl(url), response.status, 'unauthorised', `freesound: the API refused the key in ${this.#spec.apiKeyEnv} (HTTP ${response.status}: ${detailOf(response)}); check the key`);
       }
       const raw = checkPage(response, url, check, first);
@@ -80,6 +81,7 @@ export class FreesoundSource implements ResumableSource {
       const parsed = searchPageSchema.safeParse(raw);
       if (!parsed.success) throw formatError(check, url, `not a search page {count, next, results[]} (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
       const body = parsed.data;
+      this.#total = body.count;
       const records: ClipRecord[] = [];
       const malformed: string[] = [];
       for (const [index, result] of body.results.entries()) {
@@ -88,14 +90,13 @@ export class FreesoundSource implements ResumableSource {
         if (!sound.success) {
           const issue = sound.error.issues[0];
           malformed.push(`result ${index}: ${issue?.path.join('.')}: ${issue?.message}`);
-          if (!first) log.warn('freesound: skipping a malformed search result', { page, index, problem: issue?.message });
+          log.warn('freesound: skipping a malformed search result', { page, index, problem: issue?.message });
           continue;
         }
         const record = this.#record(sound.data);
         records.push(record);
         if (index > skipThrough) yield { record, cursor: JSON.stringify({ page, index } satisfies Cursor) };
       }
-      this.#total = body.count;
       if (first && (malformed.length > 0 || body.count === 0 || body.results.length === 0)) checkFirstRecords(check, url, records, body.count, malformed);
       skipThrough = -1;
       if (body.results.length === 0 || body.next === null) return;
@@ -105,6 +106,11 @@ export class FreesoundSource implements ResumableSource {
   /** The provider's total for the query, as the last page read stated it (`count`). */
   get total(): number | null {
     return this.#total;
+  }
+
+  /** `clapset probe`: a Range request on the record's preview (or, for originals, its download with the OAuth2 bearer). */
+  async probeMedia(record: ClipRecord): Promise<MediaCheck> {
+    return this.#spec.audio === 'original' ? probeMediaWith(this.#api, record.audio, await this.#oauth.header()) : probeMediaWith(this.#media, record.audio);
   }
 
   async materialise(record: ClipRecord, workDir: string, limits: { maxBytes: number }): Promise<LocalAudio> {

@@ -1,8 +1,9 @@
 /**
  * Freesound APIv2 search: building page URLs and reading pages. Every page's URL is built here from
  * the spec (URLSearchParams escapes `+` as %2B); the API's `next` links are never followed — they
- * are shaped `…/search/?&query=…`, carry no credential and leave `+` unescaped, which a server reads
- * as a space (shared/reference/providers.md, issue #14).
+ * are shaped `…/search/?&query=…`, carry no credential and leave `+` unescaped (MTG/freesound
+ * apiv2/forms.py: `construct_link` quotes with `quote(s, safe=",:[]*+()'")`), which a server reads
+ * as a space.
  */
 import { z } from 'zod';
 import type { FreesoundSourceSpec } from '../../schemas/source-spec.ts';
