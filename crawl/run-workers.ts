@@ -110,9 +110,11 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
       // Per-minute completion counts kept in Redis feed `clapset status` rates.
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     });
-    worker.on('failed', (job, error) =>
-      log.warn('job attempt failed', { stage, job: job?.id, attempt: job?.attemptsMade, error: errorMessage(error) }),
-    );
+    worker.on('failed', (job, error) => {
+      const seconds = job?.processedOn ? (Date.now() - job.processedOn) / 1000 : 0;
+      options.observer?.jobDone(stage, 'failed', seconds);
+      log.warn('job attempt failed', { stage, job: job?.id, attempt: job?.attemptsMade, seconds, error: errorMessage(error) });
+    });
     worker.on('error', (error) => log.error('worker error', { stage, error: errorMessage(error) }));
     // This worker found the job's lock expired (its worker died or hung) and takes it over.
     worker.on('stalled', (jobId) => {
@@ -125,7 +127,10 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
     });
     worker.on('completed', (job, value: unknown) => {
       const seconds = job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0;
-      recordStageJob(ctx.connection, ctx.prefix, stage, seconds, stageCounters(stage, value)).catch((error: unknown) =>
+      const counters = stageCounters(stage, value);
+      options.observer?.jobDone(stage, 'completed', seconds, counters);
+      log.info('job completed', { stage, job: job.id, seconds, ...counters });
+      recordStageJob(ctx.connection, ctx.prefix, stage, seconds, counters).catch((error: unknown) =>
         log.warn('could not record stage metrics', { stage, error: errorMessage(error) }),
       );
     });
