@@ -147,7 +147,8 @@ export async function recordSourceInManifest(store: ObjectStore, data: CrawlJob)
     format: 'clapset/webdataset-v1',
     clapset_version: CLAPSET_VERSION,
     updated_at: new Date().toISOString(),
-    dataset: data.dataset,
+    // A crawl without --public-url keeps the one recorded before (the card's https form).
+    dataset: { ...data.dataset, publicUrl: data.dataset.publicUrl ?? existing?.dataset.publicUrl ?? null },
     sources: [...(existing?.sources ?? []).filter((s) => s.name !== data.source.name), data.source],
     audio: { sample_rate: 48000, channels: 1, codec: 'flac' },
     members: ['flac', 'json'],

@@ -5,7 +5,7 @@ import { S3Store } from '../infra/store/s3-store.ts';
 import { SPLITS } from '../schemas/dataset.ts';
 import { datasetManifestSchema, type DatasetManifest } from '../schemas/manifest.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
-import { shardStatsSchema, type DatasetStats, type ShardStats } from '../schemas/stats.ts';
+import { shardStatsSchema, sizesSchema, type DatasetStats, type ShardStats } from '../schemas/stats.ts';
 import { renderDatasetCard } from './dataset-card.ts';
 import type { ShardHome } from './shard-urls.ts';
 import { aggregateStats } from '../workers/shard/tally.ts';
@@ -14,6 +14,21 @@ import { MANIFEST_KEY, readJson, STATS_KEY } from '../infra/store/dataset-layout
 export async function readManifest(store: ObjectStore): Promise<DatasetManifest | null> {
   if (!(await store.exists(MANIFEST_KEY))) return null;
   return parseOrThrow(datasetManifestSchema, await readJson(store, MANIFEST_KEY), MANIFEST_KEY);
+}
+
+/** Records the http(s) base the dataset is served from in manifest.json, for the next card (and `clapset urls`). */
+export async function recordPublicUrl(store: ObjectStore, publicUrl: string): Promise<void> {
+  const manifest = await readManifest(store);
+  if (manifest === null) throw new Error(`no ${MANIFEST_KEY} in ${store.uri}: a public URL is recorded there, so crawl into the dataset first`);
+  const updated = parseOrThrow(datasetManifestSchema, { ...manifest, dataset: { ...manifest.dataset, publicUrl } }, 'public URL');
+  await store.put(MANIFEST_KEY, JSON.stringify(updated, null, 1), { contentType: 'application/json' });
+}
+
+/** A split's shard file names from its sizes.json (what LAION-CLAP's loader reads), or null before finalisation. */
+export async function readShardNames(store: ObjectStore, split: string): Promise<string[] | null> {
+  const key = `${split}/sizes.json`;
+  if (!(await store.exists(key))) return null;
+  return Object.keys(parseOrThrow(sizesSchema, await readJson(store, key), key));
 }
 
 /** Where a store's shards are, for reader-facing URLs (the endpoint is the one the store writes through). */

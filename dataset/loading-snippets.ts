@@ -66,7 +66,7 @@ audio, sr = sf.read(io.BytesIO(sample["flac"]["bytes"]))
 print(sample["json"]["text"], sr, len(audio) / sr)
 \`\`\`
 
-${scheme === 's3' ? 'Reading `s3://` needs `pip install s3fs`. ' : ''}Columns: \`__key__\`, \`__url__\`, \`flac\`, \`json\` (decoded). The builder infers the
+Needs \`pip install datasets soundfile braceexpand\`${scheme === 's3' ? ' and s3fs (for `s3://`)' : ''}. Columns: \`__key__\`, \`__url__\`, \`flac\`, \`json\` (decoded). The builder infers the
 \`json\` schema from the first five samples; if sources with different \`original_data\` fields
 share a split and loading stops at a cast error, use webdataset above.`;
 }
@@ -100,8 +100,8 @@ ${patterns.join('\n')}
 ## Loading with webdataset
 
 Python's webdataset opens local paths, \`http(s)://\` URLs and \`pipe:\` commands (it has no \`s3://\`
-handler). Each snippet reads the ${first} split and prints the first sample's captions, sample rate
-and duration.
+handler). Each snippet (\`pip install webdataset soundfile\`, plus the AWS CLI or s5cmd for S3) reads
+the ${first} split and prints the first sample's captions, sample rate and duration.
 
 ${snippets.join('\n\n')}
 
