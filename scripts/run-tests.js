@@ -13,6 +13,7 @@ const PREREQUISITES = [
   { name: 'redis-server', here: () => onPath('redis-server'), apt: 'redis-server' },
   { name: 'python3 (byte-exact reference writers in two tests)', here: () => onPath('python3'), apt: 'python3' },
   { name: 'aws (the dataset card\'s pipe:aws snippets)', here: () => onPath('aws'), apt: 'awscli' },
+  { name: 'curl (how webdataset reads the dataset card\'s https URLs)', here: () => onPath('curl'), apt: 'curl' },
   { name: 'Chromium (the dashboard\'s browser tests)', here: () => existsSync(process.env.CLAPSET_CHROMIUM ?? '/usr/bin/chromium'), apt: 'chromium' },
 ];
 
