@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { PACKAGE_ROOT } from '../infra/package-root.ts';
 import type { Stage } from '../infra/queues.ts';
 
-const BIN = fileURLToPath(new URL('../bin/clapset.js', import.meta.url));
+const BIN = join(PACKAGE_ROOT, 'bin', 'clapset.js');
 
 export interface LocalWorkers {
   processes: ChildProcess[];

@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import { errorMessage } from '../infra/log.ts';
+import { PACKAGE_ROOT } from '../infra/package-root.ts';
 import { openQueue, STAGES, type QueueContext } from '../infra/queues.ts';
 import { NotFoundError, safeKey } from '../infra/store/object-store.ts';
 import { openStore } from '../infra/store/open-store.ts';
@@ -33,7 +34,7 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
+const PUBLIC = join(PACKAGE_ROOT, 'dashboard', 'public'); // not compiled: served from the sources' folder
 
 /** The dashboard: the page, its JSON and event-stream API, shard downloads, `/metrics` and Bull Board. */
 export async function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {

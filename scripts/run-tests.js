@@ -78,6 +78,7 @@ ensureRedis();
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
-  { stdio: 'inherit' },
+  // The CLI the tests spawn runs the sources even where a build (dist/) exists.
+  { stdio: 'inherit', env: { ...process.env, CLAPSET_FROM_SOURCE: '1' } },
 );
 process.exit(result.status ?? 1);
