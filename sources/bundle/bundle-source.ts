@@ -15,6 +15,7 @@ import { isInsideCollection, normaliseCollectionPath } from '../local/paths.ts';
 import { type LocalAudio, type Source, requireContext, type SourceContext } from '../source.ts';
 import { downloadFile, fetchListingPage } from './http-transport.ts';
 import { crawlListing } from './listing-crawl.ts';
+import { checkFirstRecords, checkPage, type PageCheck } from '../first-page.ts';
 import { bundleLocation, type BundleLocation } from './location.ts';
 import { decodedCollectionPath, formatUrlLocator, listingFileUrl, parseUrlLocator } from './locator.ts';
 import { bundlePolicy } from './policy.ts';
@@ -85,10 +86,29 @@ export class BundleSource implements Source {
       }
     } else {
       const client = this.#client!;
-      for await (const file of crawlListing(location.url, (url) => fetchListingPage(client, url))) {
+      // The root page must be a listing: a refused, missing or challenged root, or one that lists no
+      // audio at all, is an error (first-page.ts), where a sub-folder's 403/404 only costs its files.
+      const check: PageCheck = {
+        provider: client.provider,
+        format: 'html',
+        whenRefused: 'the server refused to list the bundle; check root and that the mirror allows listing',
+        whenMissing: `check root (${safeUrl(location.url)}): it must be a directory listing (Apache/nginx autoindex) of the bundle's audio files`,
+      };
+      let listed = 0;
+      let optedOut = false;
+      const fetchPage = async (url: string) => {
+        if (url !== location.url) return fetchListingPage(client, url);
+        const response = await client.request(url, { maxBytes: 32 * 1024 ** 2 });
+        checkPage(response, url, check, true);
+        optedOut = response.robots.excluded; // an opt-out honoured (and counted), not an empty success
+        return fetchListingPage(client, url, response);
+      };
+      for await (const file of crawlListing(location.url, fetchPage)) {
         const path = normaliseCollectionPath(file.path);
+        listed++;
         yield this.#record(path, formatUrlLocator(file.encodedPath), { path }, undefined);
       }
+      if (listed === 0 && !optedOut) checkFirstRecords(check, location.url, [], null);
     }
   }
 

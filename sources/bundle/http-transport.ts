@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HttpStatusError, safeUrl, TooLargeError, type HttpClient } from '../../infra/http/index.ts';
+import { HttpStatusError, safeUrl, TooLargeError, type HttpClient, type HttpResponse } from '../../infra/http/index.ts';
 import { log } from '../../infra/log.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import { parseContentRange, RangeTransferError, type RangeTransport } from './range-reader.ts';
@@ -18,9 +18,9 @@ export type ZipProbe =
   | { kind: 'no-ranges' }
   | { kind: 'opted-out'; directives: string[] };
 
-/** A listing page: the final URL after redirects and its HTML; null when the folder is to be skipped. */
-export async function fetchListingPage(client: HttpClient, url: string): Promise<{ url: string; html: string } | null> {
-  const response = await client.request(url, { maxBytes: 32 * 1024 ** 2 });
+/** A listing page (or the answer already fetched for it): the final URL and HTML; null when the folder is to be skipped. */
+export async function fetchListingPage(client: HttpClient, url: string, fetched?: HttpResponse): Promise<{ url: string; html: string } | null> {
+  const response = fetched ?? (await client.request(url, { maxBytes: 32 * 1024 ** 2 }));
   if (response.robots.excluded) {
     await client.count('robots_excluded');
     log.warn('listing page opts out of ML use (X-Robots-Tag); its folder is skipped', { provider: client.provider, url: safeUrl(url), directives: response.robots.directives });

@@ -138,9 +138,9 @@ describe('clapset probe', () => {
     }
   });
 
-  it('bundles: a listing with a WAV is healthy; a listing that is gone lists nothing', async () => {
+  it('bundles: a listing with a WAV is healthy; a listing that is gone is a 404 first page', async () => {
     assertHealthy(await probe('odeon', ['--root', `${bundles.url}/listing/`]), null);
-    assertDrift(await probe('odeon', ['--root', `${bundles.url}/listing/gone/`]), { format: false, media: null }, /the listing has no usable record/);
+    assertDrift(await probe('odeon', ['--root', `${bundles.url}/listing/gone/`]), { format: false, media: null }, /listing: bundle-\S+: \S+\/listing\/gone\/ answered HTTP 404 on the first page; check root/);
   });
 
   it('prints a readable report without --json', async () => {
