@@ -22,11 +22,11 @@ import { probeMediaWith, type MediaCheck, type Probeable } from '../probe.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
 import { downloadToWorkDir } from '../../infra/http/work-file.ts';
 import type { LocalAudio, CrawlItem, ResumableSource, SourceContext } from '../source.ts';
-import { CSV_COLUMNS, recordFromCsvRow, recordFromSearchResult } from './records.ts';
+import { recordFromCsvRow, recordFromSearchResult } from './records.ts';
 
 const MAX_INDEX_BYTES = 256 * 1024 ** 2;
 /** The columns a record is made of: without them every row would be an invalid record. */
-const REQUIRED_COLUMNS = ['location', 'description'] as const satisfies readonly (typeof CSV_COLUMNS)[number][];
+const REQUIRED_COLUMNS = ['location', 'description'] as const;
 const INDEX_HINT = 'set index to a path or http(s) URL of a copy of the public BBCSoundEffects.csv (16,011 rows; header "location","description","secs","category","CDNumber","CDName","tracknum")';
 
 export class BbcSource implements ResumableSource, Probeable {
