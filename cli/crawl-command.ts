@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { configFromEnv, type Config } from '../schemas/config.ts';
+import { MODEL_DTYPES } from '../schemas/dataset.ts';
 import type { ExcludedCounts, ExcludedIdsRef } from '../schemas/exclusions.ts';
 import { crawlJobSchema, type CrawlJob } from '../schemas/jobs.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
@@ -41,7 +42,9 @@ interface CrawlOptions {
   caption: boolean;
   captionModel?: string;
   captionBatchSize: number;
+  captionDtype: string;
   clapModel?: string;
+  clapDtype: string;
   publicUrl?: string;
 }
 
@@ -57,9 +60,9 @@ function datasetFromOptions(options: CrawlOptions, uri: string) {
     chunkSize: options.chunkSize,
     filters: { maxDurationSec: optional(options.maxDuration), minSampleRate: optional(options.minSampleRate) },
     caption: options.caption
-      ? { model: options.captionModel ?? null, batchSize: options.captionBatchSize }
+      ? { model: options.captionModel ?? null, batchSize: options.captionBatchSize, dtype: options.captionDtype }
       : null,
-    embed: options.clapModel ? { model: options.clapModel } : null,
+    embed: options.clapModel ? { model: options.clapModel, dtype: options.clapDtype } : null,
     publicUrl: options.publicUrl ?? null,
   };
 }
@@ -205,8 +208,10 @@ export function registerCrawlCommand(program: Command): void {
     .option('--min-sample-rate <hz>', "filter out clips whose source rate is below this (LAION's Freesound rule: 16000)", integerArg)
     .option('--caption-model <dir|id>', 'T5 keyword-to-caption model folder or hub id (default: CLAPSET_CAPTION_MODEL, else LAION\'s template "the sounds of a, b, and c.")')
     .option('--caption-batch-size <n>', 'keyword lists per model call', integerArg, 8)
+    .option('--caption-dtype <dtype>', `which export of the caption model: ${MODEL_DTYPES.join(', ')} (file suffixes _fp16, _quantized, …)`, 'fp32')
     .option('--no-caption', 'skip the caption stage (no text_augment_t5)')
     .option('--clap-model <dir|id>', 'CLAP model folder or hub id: adds the embed stage (default: CLAPSET_CLAP_MODEL; none: no embeddings)')
+    .option('--clap-dtype <dtype>', `which export of the CLAP model: ${MODEL_DTYPES.join(', ')} (file suffixes _fp16, _quantized, …)`, 'fp32')
     .option('--public-url <url>', 'http(s) base the dataset root is served from (public bucket, CDN): the card gives https URLs (kept by later crawls)', publicUrlArg)
     .option('--limit <n>', 'stop after this many source records (per source)', integerArg)
     .option('--max-shards-in-flight <n>', 'shards queued at once (bounds what Redis holds)', integerArg, 4)

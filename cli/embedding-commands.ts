@@ -5,6 +5,8 @@ import { resolveModelDir } from '../infra/models/model-dir.ts';
 import { parseDevice } from '../infra/models/devices.ts';
 import { openStore } from '../infra/store/open-store.ts';
 import { configFromEnv } from '../schemas/config.ts';
+import { MODEL_DTYPES, modelDtypeSchema } from '../schemas/dataset.ts';
+import { parseOrThrow } from '../schemas/parse.ts';
 import { featuresForFile } from '../workers/embed/features-file.ts';
 import { ClapEmbedder } from '../workers/embed/clap-embedder.ts';
 import { readManifest } from '../dataset/finalise.ts';
@@ -29,18 +31,22 @@ export function registerEmbeddingCommands(program: Command): void {
     .option('--like <key>', 'find clips that sound like this sample key instead of a text query')
     .option('--split <split>', 'only train or test')
     .option('--clap-model <dir|id>', "text encoder for the query (default: the dataset's model from manifest.json)")
+    .option('--clap-dtype <dtype>', `its export: ${MODEL_DTYPES.join(', ')} (default: the dataset's, else fp32)`)
     .option('--device <device>', 'cpu, webgpu or cuda', 'cpu')
     .option('--concurrency <n>', 'embedding matrices read at once (raise it for S3: each read waits a round trip)', integerArg, 4)
     .option('--json', 'print the hits as JSON', false)
-    .action(async (text: string | undefined, options: { dataset: string; k: number; like?: string; split?: string; clapModel?: string; device: string; concurrency: number; json: boolean }) => {
+    .action(async (text: string | undefined, options: { dataset: string; k: number; like?: string; split?: string; clapModel?: string; clapDtype?: string; device: string; concurrency: number; json: boolean }) => {
       const store = openStore(normaliseDatasetUri(options.dataset));
       try {
         const search = { k: options.k, concurrency: options.concurrency, ...(options.split ? { split: options.split } : {}) };
         if (options.like) return printHits(await searchLike(store, options.like, search), options.json);
         if (!text) throw new Error('give a text query, or --like <key>');
-        const model = options.clapModel ?? (await readManifest(store))?.embedding?.model;
+        const manifest = await readManifest(store);
+        const model = options.clapModel ?? manifest?.embedding?.model;
         if (!model) throw new Error(`${store.uri} records no embedding model; crawl it with --clap-model, or pass --clap-model`);
-        const embedder = await ClapEmbedder.load((await resolveModelDir(model)).dir, { device: parseDevice(options.device) });
+        // The dataset's own export embeds the query unless another model or dtype is asked for.
+        const dtype = parseOrThrow(modelDtypeSchema, options.clapDtype ?? (options.clapModel === undefined ? manifest?.dataset.embed?.dtype : undefined) ?? 'fp32', '--clap-dtype');
+        const embedder = await ClapEmbedder.load((await resolveModelDir(model)).dir, { device: parseDevice(options.device), dtype });
         try {
           printHits(await searchText(store, embedder, text, search), options.json);
         } finally {

@@ -18,21 +18,21 @@ import type { CrawlSummary } from './crawl.ts';
 /** Loads every caption and CLAP model the crawls name; one error lists every problem, by option. */
 export async function checkStageModels(crawls: readonly CrawlJob[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const problems: string[] = [];
-  const clapModels = new Set(crawls.flatMap((c) => (c.dataset.embed ? [c.dataset.embed.model] : [])));
-  const captionModels = new Set(crawls.flatMap((c) => (c.dataset.caption?.model ? [c.dataset.caption.model] : [])));
-  for (const model of clapModels) {
+  const distinct = <T>(specs: T[]): T[] => [...new Map(specs.map((spec) => [JSON.stringify(spec), spec])).values()];
+  const named = (option: string, model: string, dtype: string) => `--${option}-model ${model}${dtype === 'fp32' ? '' : ` (--${option}-dtype ${dtype})`}`;
+  for (const { model, dtype } of distinct(crawls.flatMap((c) => (c.dataset.embed ? [c.dataset.embed] : [])))) {
     try {
-      const embedder = await ClapEmbedder.load((await resolveModelDir(model, env)).dir, { device: 'cpu', threads: 1 });
+      const embedder = await ClapEmbedder.load((await resolveModelDir(model, env)).dir, { device: 'cpu', threads: 1, dtype });
       await embedder.close();
     } catch (error) {
-      problems.push(`--clap-model ${model}: ${errorMessage(error)}`);
+      problems.push(`${named('clap', model, dtype)}: ${errorMessage(error)}`);
     }
   }
-  for (const model of captionModels) {
+  for (const { model, dtype } of distinct(crawls.flatMap((c) => (c.dataset.caption?.model ? [{ model: c.dataset.caption.model, dtype: c.dataset.caption.dtype }] : [])))) {
     try {
-      await (await createCaptioner({ model, device: 'cpu', env })).close();
+      await (await createCaptioner({ model, dtype, device: 'cpu', env })).close();
     } catch (error) {
-      problems.push(`--caption-model ${model}: ${errorMessage(error)}`);
+      problems.push(`${named('caption', model, dtype)}: ${errorMessage(error)}`);
     }
   }
   if (problems.length > 0) throw new Error(`not submitted, nothing enqueued: ${problems.join('; ')}`);
@@ -46,10 +46,10 @@ export async function checkStageModels(crawls: readonly CrawlJob[], env: NodeJS.
 export async function checkWorkerModels(deps: WorkerDeps, stages: readonly Stage[], config: Pick<Config, 'clapModel' | 'captionModel'>): Promise<void> {
   const problems: string[] = [];
   if (stages.includes('embed') && config.clapModel) {
-    await deps.embedder({ model: config.clapModel }).catch((error: unknown) => problems.push(`CLAPSET_CLAP_MODEL ${config.clapModel}: ${errorMessage(error)}`));
+    await deps.embedder({ model: config.clapModel, dtype: 'fp32' }).catch((error: unknown) => problems.push(`CLAPSET_CLAP_MODEL ${config.clapModel}: ${errorMessage(error)}`));
   }
   if (stages.includes('caption') && config.captionModel) {
-    await deps.captioner({ model: config.captionModel, batchSize: 8 }).catch((error: unknown) => problems.push(`CLAPSET_CAPTION_MODEL ${config.captionModel}: ${errorMessage(error)}`));
+    await deps.captioner({ model: config.captionModel, batchSize: 8, dtype: 'fp32' }).catch((error: unknown) => problems.push(`CLAPSET_CAPTION_MODEL ${config.captionModel}: ${errorMessage(error)}`));
   }
   if (problems.length > 0) throw new Error(`worker not started: ${problems.join('; ')}`);
 }

@@ -7,18 +7,27 @@ export const filtersSchema = z.object({
 });
 export type Filters = z.infer<typeof filtersSchema>;
 
+/** transformers.js' ONNX variants of a graph (`<name><suffix>.onnx`; suffixes in infra/models/model-dir.ts). */
+export const MODEL_DTYPES = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
+export const modelDtypeSchema = z.enum(MODEL_DTYPES);
+export type ModelDtype = z.infer<typeof modelDtypeSchema>;
+
 /** The caption stage (keyword-to-caption); workers resolve the model on their own host. */
 export const captionSpecSchema = z.object({
   /** A local model folder or hub id (under CLAPSET_MODELS_DIR); null: LAION's template captioner. */
   model: z.string().min(1).nullable().default(null),
   /** Keyword lists per model call. */
   batchSize: z.number().int().min(1).max(256).default(8),
+  /** Which export of the folder (`--caption-dtype`). */
+  dtype: modelDtypeSchema.default('fp32'),
 });
 export type CaptionSpec = z.infer<typeof captionSpecSchema>;
 
 /** The embed stage: CLAP audio and text embeddings per sample, from a model folder or hub id. */
 export const embedSpecSchema = z.object({
   model: z.string().min(1),
+  /** Which export of the folder (`--clap-dtype`). */
+  dtype: modelDtypeSchema.default('fp32'),
 });
 export type EmbedSpec = z.infer<typeof embedSpecSchema>;
 
@@ -34,7 +43,7 @@ export const datasetSpecSchema = z.object({
   chunkBytes: z.number().int().min(1).default(16 * 1024 * 1024),
   filters: filtersSchema.default({ maxDurationSec: null, minSampleRate: null }),
   /** null: no caption stage. */
-  caption: captionSpecSchema.nullable().default({ model: null, batchSize: 8 }),
+  caption: captionSpecSchema.nullable().default({ model: null, batchSize: 8, dtype: 'fp32' }),
   /** null: no embed stage. */
   embed: embedSpecSchema.nullable().default(null),
   /** HTTP(S) base the dataset root is served from (public bucket, CDN), for the card's and `clapset urls`' https form; not a planning setting. */

@@ -49,8 +49,8 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: { 
       if (!store) stores.set(uri, (store = openStore(uri, config)));
       return store;
     },
-    captioner: (spec) => once(captioners, JSON.stringify(spec), () => createCaptioner({ model: spec.model, batchSize: spec.batchSize, device })),
-    embedder: (spec) => once(embedders, spec.model, async () => ClapEmbedder.load((await resolveModelDir(spec.model)).dir, { device })),
+    captioner: (spec) => once(captioners, JSON.stringify(spec), () => createCaptioner({ model: spec.model, batchSize: spec.batchSize, dtype: spec.dtype, device })),
+    embedder: (spec) => once(embedders, JSON.stringify(spec), async () => ClapEmbedder.load((await resolveModelDir(spec.model)).dir, { device, dtype: spec.dtype })),
     async close() {
       await Promise.all([...stores.values()].map((s) => s.close()));
       await Promise.all([...captioners.values(), ...embedders.values()].map(async (c) => (await c.catch(() => null))?.close()));

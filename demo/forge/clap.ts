@@ -30,7 +30,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { attr, encodeModel, GraphBuilder } from '../../infra/models/onnx-builder.ts';
+import { attr, ELEM, encodeModel, GraphBuilder } from '../../infra/models/onnx-builder.ts';
 import { seededGaussian } from './seeded-gaussian.ts';
 
 export interface TinyClapOptions {
@@ -40,7 +40,18 @@ export interface TinyClapOptions {
   fused?: boolean;
   /** The text graph also declares `attention_mask` (the published one does not). Default false. */
   textMask?: boolean;
+  /**
+   * Export variants written beside the fp32 graphs, as transformers.js' quantize.py names them:
+   * `fp16` → `*_fp16.onnx` (float16 weights and projection maths, float32 inputs and outputs as
+   * `keep_io_types=True` leaves them), `q8` → `*_quantized.onnx` (int8 weights, activations quantized
+   * at run time: DynamicQuantizeLinear + MatMulInteger, what ONNX Runtime's dynamic IntegerOps
+   * quantizer emits). Default none.
+   */
+  variants?: readonly ('fp16' | 'q8')[];
 }
+
+type Precision = 'fp32' | 'fp16' | 'q8';
+const VARIANT_SUFFIX: Record<Precision, string> = { fp32: '', fp16: '_fp16', q8: '_quantized' };
 
 /** The tiny model's dimensions (fixed: tests and docs quote them). */
 export const TINY_CLAP = { projectionDim: 512, hidden: 128, tokenDim: 64, melBins: 64, frames: 1001 } as const;
@@ -55,8 +66,11 @@ export async function forgeTinyClap(dir: string, options: TinyClapOptions = {}):
   const tokenTable = matrix(random, tokenizer.vocabSize, TINY_CLAP.tokenDim, 1);
   const textWeights = mlpWeights(random, TINY_CLAP.tokenDim);
   await mkdir(join(dir, 'onnx'), { recursive: true });
-  await writeFile(join(dir, 'onnx', 'audio_model.onnx'), encodeModel(audioGraph(audioWeights, fused), { docString: `clapset tiny CLAP audio model, seed ${seed}` }));
-  await writeFile(join(dir, 'onnx', 'text_model.onnx'), encodeModel(textGraph(tokenTable, tokenizer.vocabSize, textWeights, textMask), { docString: `clapset tiny CLAP text model, seed ${seed}` }));
+  for (const precision of ['fp32', ...(options.variants ?? [])] as const) {
+    const suffix = VARIANT_SUFFIX[precision];
+    await writeFile(join(dir, 'onnx', `audio_model${suffix}.onnx`), encodeModel(audioGraph(audioWeights, fused, precision), { docString: `clapset tiny CLAP audio model, seed ${seed}, ${precision}` }));
+    await writeFile(join(dir, 'onnx', `text_model${suffix}.onnx`), encodeModel(textGraph(tokenTable, tokenizer.vocabSize, textWeights, textMask, precision), { docString: `clapset tiny CLAP text model, seed ${seed}, ${precision}` }));
+  }
   const json = (name: string, value: unknown): Promise<void> => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
   await json('config.json', configJson(fused, tokenizer.vocabSize, seed, textMask));
   await json('preprocessor_config.json', preprocessorConfig(fused));
@@ -103,17 +117,52 @@ function mlpWeights(random: () => number, inputDim: number): MlpWeights {
   };
 }
 
-function projection(g: GraphBuilder, x: string, weights: MlpWeights, prefix: string): string {
+/** CLAP's projection head (Linear → ReLU → Linear) on a float32 value, in the variant's precision; returns float32. */
+function projection(g: GraphBuilder, x: string, weights: MlpWeights, prefix: string, precision: Precision): string {
   const { hidden, projectionDim } = TINY_CLAP;
-  const w1 = g.initializer(`${prefix}.linear1.weight`, 'float32', [weights.inputDim, hidden], weights.w1);
-  const b1 = g.initializer(`${prefix}.linear1.bias`, 'float32', [hidden], weights.b1);
-  const w2 = g.initializer(`${prefix}.linear2.weight`, 'float32', [hidden, projectionDim], weights.w2);
-  const b2 = g.initializer(`${prefix}.linear2.bias`, 'float32', [projectionDim], weights.b2);
-  const h = g.op('Relu', [g.op('Add', [g.op('MatMul', [x, w1]), b1])]);
-  return g.op('Add', [g.op('MatMul', [h, w2]), b2]);
+  const shapes = { w1: [weights.inputDim, hidden], b1: [hidden], w2: [hidden, projectionDim], b2: [projectionDim] } as const;
+  const names = { w1: 'linear1.weight', b1: 'linear1.bias', w2: 'linear2.weight', b2: 'linear2.bias' } as const;
+  if (precision === 'fp16') {
+    const half = (name: keyof typeof shapes) => g.initializer(`${prefix}.${names[name]}`, 'float16', shapes[name], toFloat16(weights[name]));
+    const h = g.op('Relu', [g.op('Add', [g.op('MatMul', [g.op('Cast', [x], { to: attr.int(ELEM.float16) }), half('w1')]), half('b1')])]);
+    return g.op('Cast', [g.op('Add', [g.op('MatMul', [h, half('w2')]), half('b2')])], { to: attr.int(ELEM.float32) });
+  }
+  const bias = (name: 'b1' | 'b2') => g.initializer(`${prefix}.${names[name]}`, 'float32', shapes[name], weights[name]);
+  const matmul = (input: string, name: 'w1' | 'w2'): string => {
+    if (precision === 'fp32') return g.op('MatMul', [input, g.initializer(`${prefix}.${names[name]}`, 'float32', shapes[name], weights[name])]);
+    // Symmetric per-tensor int8 weights; uint8 activations with their scale and zero point found per run.
+    const w = weights[name];
+    const scale = Math.max(...w.map(Math.abs)) / 127;
+    const wq = g.initializer(`${prefix}.${names[name]}_quantized`, 'int8', shapes[name], Int8Array.from(w, (v) => Math.round(v / scale)));
+    const wZero = g.initializer(`${prefix}.${names[name]}_zero_point`, 'int8', [], Int8Array.of(0));
+    const [xq, xScale, xZero] = g.node('DynamicQuantizeLinear', [input], [`${prefix}.${names[name]}.xq`, `${prefix}.${names[name]}.x_scale`, `${prefix}.${names[name]}.x_zero_point`]) as [string, string, string];
+    const product = g.op('Cast', [g.op('MatMulInteger', [xq, wq, xZero, wZero])], { to: attr.int(ELEM.float32) });
+    return g.op('Mul', [product, g.op('Mul', [xScale, g.float32s([scale], [])])]);
+  };
+  const h = g.op('Relu', [g.op('Add', [matmul(x, 'w1'), bias('b1')])]);
+  return g.op('Add', [matmul(h, 'w2'), bias('b2')]);
 }
 
-function audioGraph(weights: MlpWeights, fused: boolean): GraphBuilder {
+/** IEEE half bit patterns, rounded to nearest even (what numpy's astype(float16) gives for these magnitudes). */
+function toFloat16(values: Float32Array): Uint16Array {
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  return Uint16Array.from(values, (value) => {
+    f32[0] = value;
+    const bits = u32[0]!;
+    const sign = (bits >>> 16) & 0x8000;
+    const exponent = ((bits >>> 23) & 0xff) - 127 + 15;
+    if (exponent <= 0) return sign; // below half's normal range: these weights never are, flush to zero
+    if (exponent >= 31) return sign | 0x7c00;
+    const mantissa = bits & 0x7fffff;
+    let half = sign | (exponent << 10) | (mantissa >>> 13);
+    const rest = mantissa & 0x1fff;
+    if (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1)) half += 1;
+    return half;
+  });
+}
+
+function audioGraph(weights: MlpWeights, fused: boolean, precision: Precision): GraphBuilder {
   const g = new GraphBuilder('clap_audio_model');
   // Every axis dynamic, named as optimum's ClapAudioModelWithProjectionOnnxConfig names them.
   const features = g.input('input_features', 'float32', ['audio_batch_size', 'num_channels', 'height', 'width']);
@@ -129,11 +178,11 @@ function audioGraph(weights: MlpWeights, fused: boolean): GraphBuilder {
   } else {
     pooled = g.op('ReduceMean', [perView], { axes: attr.ints([1]), keepdims: attr.int(0) });
   }
-  g.output('audio_embeds', 'float32', ['batch_size', TINY_CLAP.projectionDim], projection(g, pooled, weights, 'audio_projection'));
+  g.output('audio_embeds', 'float32', ['batch_size', TINY_CLAP.projectionDim], projection(g, pooled, weights, 'audio_projection', precision));
   return g;
 }
 
-function textGraph(tokenTable: Float32Array, vocabSize: number, weights: MlpWeights, withMask: boolean): GraphBuilder {
+function textGraph(tokenTable: Float32Array, vocabSize: number, weights: MlpWeights, withMask: boolean, precision: Precision): GraphBuilder {
   const g = new GraphBuilder('clap_text_model');
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const table = g.initializer('embeddings.word_embeddings.weight', 'float32', [vocabSize, TINY_CLAP.tokenDim], tokenTable);
@@ -150,7 +199,7 @@ function textGraph(tokenTable: Float32Array, vocabSize: number, weights: MlpWeig
   }
   const first = g.op('Gather', [tokens, g.int64s([0], true)], { axis: attr.int(1) }); // <s>, as HF's pooler
   const pooled = g.op('Add', [first, mean]);
-  g.output('text_embeds', 'float32', ['batch_size', TINY_CLAP.projectionDim], projection(g, pooled, weights, 'text_projection'));
+  g.output('text_embeds', 'float32', ['batch_size', TINY_CLAP.projectionDim], projection(g, pooled, weights, 'text_projection', precision));
   return g;
 }
 

@@ -82,7 +82,8 @@ export type ElemType = keyof typeof ELEM;
 /** A dimension: a fixed size, or a symbolic name (`batch`, `sequence`) for a dynamic axis. */
 export type Dim = number | string;
 
-export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
+/** float16 tensors take their IEEE half bit patterns as a Uint16Array. */
+export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
 
 export interface TensorInit {
   name: string;
