@@ -49,6 +49,8 @@ export interface BbcFixture {
 }
 
 export interface BbcFixtureOptions {
+  /** Offsets at or past this answer no results (public clients report the real API caps near 900). Default: none. */
+  searchOffsetCap?: number;
   rows?: BbcRow[];
   wavSeconds?: number;
   /** At most `limit` requests to the index and media hosts together in any `windowMs`; 429 beyond it. Default: none. */
@@ -156,7 +158,7 @@ export async function startBbcFixture(options: BbcFixtureOptions = {}): Promise<
       stats.searchBodies.push(body);
       const from = body.criteria?.from ?? 0;
       const size = body.criteria?.size ?? 10;
-      const results = listed.slice(from, from + size).map((row) => ({
+      const results = (from >= (options.searchOffsetCap ?? Infinity) ? [] : listed.slice(from, from + size)).map((row) => ({
         id: row.location.replace(/\.wav$/, ''),
         description: row.description,
         duration: Number(row.secs) * 1000,

@@ -16,7 +16,7 @@ import type { BbcSourceSpec } from '../../schemas/source-spec.ts';
 import type { HttpClient } from '../../infra/http/client.ts';
 import { hostsOf } from '../../infra/http/policy.ts';
 import { parseIntegerCursor } from '../cursor.ts';
-import { checkFirstRecords, checkPage, formatError, type PageCheck } from '../first-page.ts';
+import { checkFirstRecords, checkPage, formatError, ProviderError, type PageCheck } from '../first-page.ts';
 import { providerClient } from '../provider-client.ts';
 import { probeMediaWith, type MediaCheck, type Probeable } from '../probe.ts';
 import { safeUrl } from '../../infra/http/scrub.ts';
@@ -123,8 +123,12 @@ export class BbcSource implements ResumableSource, Probeable {
         if (index > skipThrough) yield { record, cursor: JSON.stringify({ from, index }) };
       }
       skipThrough = -1;
+      if (body.results.length === 0 && from < body.total) {
+        // Public clients report the API stops paging near offset 900: a crawl ending here would be short, silently.
+        throw new ProviderError('bbc', safeUrl(this.#spec.searchApi), response.status, 'empty', `bbc: the search API listed nothing at offset ${from} of the ${body.total} it reports (its paging cap?); narrow searchQuery/searchCategories so each crawl lists fewer than ~900, or crawl the CSV index (mode=csv)`);
+      }
       from += body.results.length;
-      if (body.results.length === 0 || from >= body.total) return;
+      if (from >= body.total) return;
     }
   }
 

@@ -139,5 +139,24 @@ describe('BBC source (search API)', () => {
     assert.deepEqual(fx.stats.searchBodies[0], { criteria: { from: 0, size: 4, query: 'rain' } });
     const rest = await crawl(new BbcSource(s, context()), items[9]!.cursor);
     assert.deepEqual(rest.map((i) => i.record.id), items.slice(10).map((i) => i.record.id));
+    // fileSizes.wavFileSize sizes the transcode chunks.
+    assert.equal(engine.bytes, 194 * 48000 * 2 + 44);
+  });
+
+  it('stops with an error, not a short crawl, where the API stops paging before its total (the offset cap)', async () => {
+    const capped = await startBbcFixture({ searchOffsetCap: 8 });
+    try {
+      const s = bbcSourceSpecSchema.parse({ type: 'bbc', mode: 'search', searchApi: capped.searchApi, mediaBase: capped.mediaBase, searchPageSize: 4, rate: [{ limit: 200, windowMs: 1000 }] });
+      const seen: string[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const item of new BbcSource(s, context()).crawl()) seen.push(item.record.id);
+        })(),
+        /bbc: the search API listed nothing at offset 8 of the 23 it reports \(its paging cap\?\); narrow searchQuery\/searchCategories/,
+      );
+      assert.equal(seen.length, 8, 'the records before the cap were listed');
+    } finally {
+      await capped.close();
+    }
   });
 });
