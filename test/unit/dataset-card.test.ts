@@ -37,3 +37,17 @@ test('the dataset card lists sources beside LAION, caption provenance, settings,
   assert.match(card, /import webdataset as wds/);
   assert.match(card, /CLAP \(`Xenova\/larger_clap_general`\) audio and text embeddings, 512-dimensional/);
 });
+
+test('an S3 card without a public URL loads HF datasets through s3fs at the custom endpoint; a local card has path snippets only', () => {
+  const shards = [shard('bbc', 'train', 0, [5]), shard('bbc', 'train', 1, [5]), shard('bbc', 'test', 0, [5])];
+  const stats = aggregateStats(shards, start);
+  const s3 = renderDatasetCard({ stats, manifest: null, shards, home: { kind: 's3', bucket: 'bucket', prefix: '', endpoint: 'http://minio:9000' } });
+  assert.match(s3, /"train": list\(braceexpand\("s3:\/\/bucket\/train\/bbc-\{000000\.\.000001\}\.tar"\)\),/);
+  assert.match(s3, /streaming=True, storage_options=\{"client_kwargs": \{"endpoint_url": "http:\/\/minio:9000"\}\}\)/);
+  assert.match(s3, /urls = "pipe:s5cmd --endpoint-url http:\/\/minio:9000 cat s3:\/\/bucket\/train\/bbc-\{000000\.\.000001\}\.tar"/);
+  assert.doesNotMatch(s3, /https form|, https: /);
+  const local = renderDatasetCard({ stats, manifest: null, shards, home: { kind: 'local', root: '/data/corpus' } });
+  assert.match(local, /urls = "\/data\/corpus\/train\/bbc-\{000000\.\.000001\}\.tar"/);
+  assert.match(local, /\| test \| 1 \| 1 \| `\/data\/corpus\/test\/sizes.json` \|/);
+  assert.doesNotMatch(local, /pipe:aws|pipe:s5cmd|s3:\/\/bucket|storage_options/);
+});
