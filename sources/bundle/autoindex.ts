@@ -1,9 +1,11 @@
 /**
  * Reads the links of a web-server directory listing (Apache `mod_autoindex`, nginx `autoindex`,
- * lighttpd, `python -m http.server`, a `wget -r` mirror served back) without an HTML parser: these
- * pages are generated, and the only thing that matters is each `<a href>`. Display text is never
- * used, since nginx truncates long names (`Long_name_of_a_fi..>`).
+ * lighttpd, `python -m http.server`, a `wget -r` mirror served back): the only thing that matters is
+ * each `<a href>`, read with node-html-parser (the project's one HTML parser, which also decodes
+ * character references in attribute values). Display text is never used, since nginx truncates long
+ * names (`Long_name_of_a_fi..>`).
  */
+import { parse } from 'node-html-parser';
 
 export interface ListingLink {
   /** The child's name, percent-decoded (may hold `/` or be `..` in a hostile listing). */
@@ -11,21 +13,6 @@ export interface ListingLink {
   /** The name as it appears in the URL path (percent-encoded): requests use it verbatim. */
   segment: string;
   kind: 'dir' | 'file';
-}
-
-const ANCHOR_HREF = /<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/gi;
-
-const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
-
-/** HTML character references in an attribute value (`&amp;`, `&#39;`, `&#x27;`). */
-export function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, ref: string) => {
-    if (ref[0] === '#') {
-      const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-    }
-    return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
-  });
 }
 
 /**
@@ -42,8 +29,10 @@ export function parseListing(html: string, pageUrl: string): ListingLink[] {
   if (!page.pathname.endsWith('/')) page.pathname += '/';
   const links: ListingLink[] = [];
   const seen = new Set<string>();
-  for (const match of html.matchAll(ANCHOR_HREF)) {
-    const raw = decodeEntities((match[1] ?? match[2] ?? match[3] ?? '').trim());
+  // Apache and nginx put their links inside <pre>, which node-html-parser keeps as raw text by default.
+  const root = parse(html, { blockTextElements: { script: true, noscript: true, style: true } });
+  for (const anchor of root.querySelectorAll('a[href]')) {
+    const raw = (anchor.getAttribute('href') ?? '').trim();
     if (raw === '' || raw.startsWith('?') || raw.startsWith('#')) continue;
     let url: URL;
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeEntities, decodeSegment, parseListing } from '../../sources/bundle/autoindex.ts';
+import { decodeSegment, parseListing } from '../../sources/bundle/autoindex.ts';
 
 const PAGE = 'https://mirror.example.org/bundles/Sonniss%202024/';
 const names = (html: string, page = PAGE) => parseListing(html, page).map((l) => `${l.kind}:${l.name}`);
@@ -61,8 +61,8 @@ describe('directory listing pages', () => {
     assert.deepEqual(names('<a href="..%2Fevil.wav">x</a>', 'https://mirror.example.org/bundles/Sonniss%202024'), ['file:../evil.wav']);
   });
 
-  it('decodes HTML character references and Latin-1 escapes', () => {
-    assert.equal(decodeEntities('R&amp;B &#39;x&#x27; &quot;q&quot; &lt;&gt; &unknown; &#0;'), 'R&B \'x\' "q" <> &unknown; &#0;');
+  it('decodes HTML character references in hrefs and Latin-1 escapes', () => {
+    assert.deepEqual(names(`<a href="R&amp;B%20&#39;x&#x27;.wav">1</a><a href='&quot;q&quot;.wav'>2</a>`), ['file:R&B \'x\'.wav', 'file:"q".wav']);
     assert.equal(decodeSegment('Caf%C3%A9'), 'Café');
     assert.equal(decodeSegment('Caf%E9%20bell'), 'Café bell'); // not UTF-8: read as Latin-1
     assert.equal(decodeSegment('100%'), '100%');
