@@ -35,6 +35,11 @@ function bundleSourceSpecSchema<P extends BundleProvider>(provider: P) {
     allowedHosts: z.array(z.string().min(1)).default([]),
     /** Requests per second to the root's host, shared by every worker (Redis). */
     requestsPerSecond: z.number().positive().max(100).default(4),
+    /**
+     * `clapset`: every audio type, caption = file name with `_` as spaces; `laion`: as LAION built
+     * these subsets — WAV files only, caption = the file name without `.wav`, as written.
+     */
+    rule: z.enum(['clapset', 'laion']).default('clapset'),
   });
 }
 export const sonnissSourceSpecSchema = bundleSourceSpecSchema('sonniss');

@@ -64,7 +64,22 @@ export class BundleSource implements Source {
     }
   }
 
+  /**
+   * Every clip of the bundle. With `rule: laion`, as LAION built these subsets: WAV files only, the
+   * caption the file name without its extension exactly as written (clapset's default takes every
+   * audio type and turns `_` into spaces); folder tags are kept either way.
+   */
   async *records(): AsyncGenerator<ClipRecord> {
+    if (this.#spec.rule === 'clapset') return yield* this.#listed();
+    for await (const record of this.#listed()) {
+      const name = record.id.split('/').at(-1) ?? '';
+      if (!/\.wav$/i.test(name)) continue;
+      const caption = name.slice(0, -'.wav'.length).trim();
+      yield { ...record, text: caption === '' ? [] : [caption] };
+    }
+  }
+
+  async *#listed(): AsyncGenerator<ClipRecord> {
     const location = this.location;
     if (location.kind === 'local') {
       yield* this.#local!.records();

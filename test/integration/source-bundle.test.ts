@@ -121,6 +121,20 @@ describe('bundle sources: the four providers', () => {
     assert.ok(records.every((r) => r.source === 'sonniss-gdc-2024' && r.license === 'Sonniss GDC 2024 licence, ML use not permitted'));
   });
 
+  it('rule=laion takes WAV files only, captioned with the file name as written, from a folder and a listing alike', async () => {
+    const wavs = SORTED_PATHS.filter((p) => /\.wav$/i.test(p));
+    assert.ok(wavs.length < SORTED_PATHS.length, 'the fixture must hold non-WAV audio');
+    for (const root of [tree, `${server.url}/listing/`]) {
+      const records = await collectRecords(source('odeon', root, { rule: 'laion' }));
+      assert.deepEqual(records.map((r) => r.id), wavs, root);
+      assert.deepEqual(byId(records, 'Ambience/Forest_Birds Morning.wav').text, ['Forest_Birds Morning']);
+      assert.deepEqual(byId(records, 'Foley/Footsteps/Gravel_Walk_Slow.WAV').text, ['Gravel_Walk_Slow']);
+      assert.deepEqual(byId(records, 'Foley/Footsteps/Gravel_Walk_Slow.WAV').tags, ['Foley', 'Footsteps']);
+    }
+    // The default is clapset's rule: every audio type, `_` as spaces.
+    assert.deepEqual(byId(await collectRecords(source('odeon', tree)), 'Ambience/Forest_Birds Morning.wav').text, ['Forest Birds Morning']);
+  });
+
   it('is what the registry builds for each provider name; remote roots need the Redis context', () => {
     for (const provider of BUNDLE_PROVIDERS) {
       assert.ok(createSource(spec(provider, tree)) instanceof BundleSource, 'a local root needs no context');
