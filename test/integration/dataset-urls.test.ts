@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import tar from 'tar-stream';
 import { makeTone } from '../../demo/providers/tone.ts';
+import { parseFlacHeader } from '../../infra/audio/flac-info.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 import { startS3Server, type S3ServerHandle } from '../helpers/s3-server.ts';
@@ -64,16 +65,24 @@ function expandPipe(url: string): string[] {
   return Array.from({ length: count }, (_, i) => expanded.map((w) => (w.length === 1 ? w[0] : w[i])).join(' '));
 }
 
-/** Member names of a tar stream, in order. */
-function tarMembers(stream: Readable): Promise<string[]> {
+/** Member names of a tar stream, in order; the first two members' bytes are kept (the first sample). */
+function tarMembers(stream: Readable): Promise<string[] & { firstTwo?: Buffer[] }> {
   return new Promise((resolve, reject) => {
-    const names: string[] = [];
+    const names: string[] & { firstTwo?: Buffer[] } = [];
+    const firstTwo: Buffer[] = [];
     const extract = tar.extract();
     extract.on('entry', (header, body, next) => {
       names.push(header.name);
-      body.on('end', next).resume();
+      const chunks: Buffer[] = [];
+      body.on('data', (chunk: unknown) => {
+        if (names.length <= 2) chunks.push(chunk as Buffer);
+      });
+      body.on('end', () => {
+        if (names.length <= 2) firstTwo.push(Buffer.concat(chunks));
+        next();
+      });
     });
-    extract.on('finish', () => resolve(names));
+    extract.on('finish', () => resolve(Object.assign(names, { firstTwo })));
     extract.on('error', reject);
     stream.on('error', reject);
     stream.pipe(extract);
@@ -81,7 +90,7 @@ function tarMembers(stream: Readable): Promise<string[]> {
 }
 
 /** Runs a command with `sh -c` (as webdataset's gopen does with what follows `pipe:`) and reads its stdout as a tar. */
-async function tarFromCommand(command: string): Promise<string[]> {
+async function tarFromCommand(command: string): Promise<string[] & { firstTwo?: Buffer[] }> {
   const child = spawn('sh', ['-c', command.replace(/^pipe:/, '')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -184,11 +193,21 @@ test('each pipe:aws command the card gives streams a shard whose members match s
   assert.equal(snippetAws, cardPattern('train', 'pipe-aws'));
   assert.equal(snippetS5cmd, cardPattern('train', 'pipe-s5cmd'));
   assert.equal(snippetHttps, cardPattern('train', 'https'));
+  let first: Buffer[] | undefined;
   for (const split of ['train', 'test']) {
     for (const command of expandPipe(cardPattern(split, 'pipe-aws'))) {
-      assertShard(command, await tarFromCommand(command), sizes[split]![shardOf(command)]!);
+      const members = await tarFromCommand(command);
+      assertShard(command, members, sizes[split]![shardOf(command)]!);
+      first ??= members.firstTwo;
     }
   }
+  // What the snippet prints of the first sample: meta["text"], the FLAC's rate and duration.
+  const [flac, json] = first!;
+  const meta = JSON.parse(json!.toString('utf8')) as { text: string[]; duration: number };
+  assert.ok(meta.text.length > 0 && meta.text.every((t) => typeof t === 'string' && t.length > 0), JSON.stringify(meta.text));
+  const info = parseFlacHeader(flac!);
+  assert.equal(info.sampleRate, 48000);
+  assert.ok(Math.abs(info.durationSec - meta.duration) < 0.01 && info.durationSec > 0.25, `${info.durationSec} s vs ${meta.duration} s`);
   for (const block of pythonBlocks(card)) {
     const parsed = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: block, encoding: 'utf8' });
     assert.equal(parsed.status, 0, `the snippet parses as Python:\n${block}\n${parsed.stderr}`);
