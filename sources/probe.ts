@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TooLargeError } from '../infra/http/errors.ts';
+import { RetriesExhaustedError, TooLargeError } from '../infra/http/errors.ts';
 import type { HttpClient } from '../infra/http/client.ts';
 import { safeUrl, scrub } from '../infra/http/scrub.ts';
 import type { ClipRecord } from '../schemas/clip.ts';
@@ -38,8 +38,8 @@ export interface MediaCheck {
   contentType: string | null;
   /** Bytes received (at most the Range asked for, unless the server ignored it). */
   bytes: number;
-  /** The first bytes are an audio container's magic (RIFF, ID3/MPEG, OggS, fLaC, FORM, ftyp). */
-  audio: boolean;
+  /** The first bytes are an audio container's magic (RIFF, ID3/MPEG, OggS, fLaC, FORM, ftyp); null when none were read. */
+  audio: boolean | null;
   /** The server answered 200 with the whole file instead of 206. */
   rangeIgnored: boolean;
 }
@@ -71,8 +71,8 @@ export async function probeMediaWith(client: HttpClient, url: string, headers: R
     const contentType = response.headers['content-type'] ?? null;
     return { status: response.status, contentType, bytes: response.body.length, audio: looksLikeAudio(response.body), rangeIgnored: response.status === 200 };
   } catch (error) {
-    // A server that ignores Range and announces a large file: reachable, just not ranged.
-    if (error instanceof TooLargeError) return { status: 200, contentType: null, bytes: 0, audio: true, rangeIgnored: true };
+    // A server that ignores Range and announces a large file: reachable, not ranged, its bytes unseen.
+    if (error instanceof TooLargeError) return { status: 200, contentType: null, bytes: 0, audio: null, rangeIgnored: true };
     throw error;
   }
 }
@@ -106,10 +106,9 @@ export async function probeSource(source: Source): Promise<ProbeReport> {
 function listingProblem(report: ProbeReport, error: unknown): void {
   const message = scrub(error instanceof Error ? error.message : String(error));
   report.problems.push(`listing: ${message}`);
-  if (!(error instanceof ProviderError)) {
-    report.reachable = false;
-    return;
-  }
+  // Network trouble past the client's retries; other errors (a missing credential) are named only.
+  if (error instanceof RetriesExhaustedError) report.reachable = false;
+  if (!(error instanceof ProviderError)) return;
   if (error.problem === 'unreachable') report.reachable = false;
   else if (error.problem === 'unauthorised') report.authorised = false;
   else report.format = false;
@@ -133,7 +132,7 @@ async function probeMedia(source: Source, record: ClipRecord, report: ProbeRepor
     const problem =
       check.status !== 200 && check.status !== 206
         ? `media: ${where} answered HTTP ${check.status}`
-        : !check.audio
+        : check.audio === false
           ? `media: ${where} answered ${check.contentType ?? 'no content-type'}, and its first bytes are not audio`
           : null;
     report.media = problem === null;

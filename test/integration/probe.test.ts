@@ -92,6 +92,8 @@ describe('clapset probe', () => {
       fs.faults.drift = null;
     }
     assertDrift(await probe('freesound', sets.freesound(), { FREESOUND_API_KEY: 'wrong-key-0123456789' }), { authorised: false }, /refused the key in FREESOUND_API_KEY/);
+    // Nothing listening: not reachable (after the probe's single retry).
+    assertDrift(await probe('freesound', [...sets.freesound(), '--set', 'apiBase=http://127.0.0.1:1/apiv2/'], key), { reachable: false, media: null }, /^listing: .*127\.0\.0\.1:1/);
     for (const s of fs.sounds) fs.faults.previews.set(s.id, { status: 404 });
     try {
       assertDrift(await probe('freesound', sets.freesound(), key), { format: true, media: false }, /media: \S+\/previews\/\S+ answered HTTP 404/);
