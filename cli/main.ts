@@ -8,6 +8,7 @@ import { registerDemoCommand } from './demo-command.ts';
 import { registerEmbeddingCommands } from './embedding-commands.ts';
 import { registerModelCommands } from './model-commands.ts';
 import { registerProbeCommand } from './probe-command.ts';
+import { registerRepairCommand } from './repair-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
@@ -24,6 +25,7 @@ registerProbeCommand(program);
 registerWorkerCommand(program);
 registerStatusCommand(program);
 registerDatasetCommands(program);
+registerRepairCommand(program);
 registerDashboardCommand(program);
 registerModelCommands(program);
 registerEmbeddingCommands(program);

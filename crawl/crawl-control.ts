@@ -50,7 +50,8 @@ export async function waitForCrawl(ctx: QueueContext, id: string, onProgress: (p
         if (!completed) throw gone();
         return completed.returnvalue as CrawlSummary;
       }
-      if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) throw new Error(`crawl failed: ${job.failedReason}`);
+      // A job with attempts left is delayed or waiting, never failed; an unrecoverable one fails at its first attempt.
+      if (state === 'failed') throw new Error(`crawl failed: ${job.failedReason}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {

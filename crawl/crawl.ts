@@ -1,9 +1,9 @@
-import type { Job, Queue } from 'bullmq';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { crawlJobSchema, type CrawlJob } from '../schemas/jobs.ts';
 import type { DatasetManifest } from '../schemas/manifest.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
-import { log } from '../infra/log.ts';
+import { errorMessage, log } from '../infra/log.ts';
 import { createSource } from '../sources/registry.ts';
 import { crawlCheckpointSchema, type CrawlCheckpoint } from '../schemas/checkpoint.ts';
 import type { ExcludedCounts } from '../schemas/exclusions.ts';
@@ -14,8 +14,9 @@ import { readManifest } from '../dataset/finalise.ts';
 import { planShards, withoutCursors, type PlanCheckpoint, type PlannedShard, type PlanTally } from './shard-plan.ts';
 import { CLAPSET_VERSION } from '../infra/version.ts';
 import { CLAP_EMBEDDING_DIM } from '../workers/embed/layout.ts';
-import { MANIFEST_KEY, readJson, shardKeys } from '../infra/store/dataset-layout.ts';
+import { crawlSettingsKey, MANIFEST_KEY, readJson, shardKeys } from '../infra/store/dataset-layout.ts';
 import { isResumable, type SourceContext } from '../sources/source.ts';
+import { isTransientError, transientDelayMs } from '../workers/transient.ts';
 
 export interface CrawlProgress {
   records: number;
@@ -37,6 +38,14 @@ export interface CrawlSummary extends CrawlProgress {
 
 type CrawlJobHandle = Pick<Job, 'data' | 'updateProgress'>;
 
+/** The crawl was asked to stop (its worker drains): it saved its checkpoint and can be continued by another worker. */
+export class CrawlStopped extends Error {
+  constructor() {
+    super('crawl stopped for a worker shutdown; checkpoint saved');
+    this.name = 'CrawlStopped';
+  }
+}
+
 /**
  * The `crawl` job: pages through the source, cuts positional shards, skips those whose stats
  * already exist (resume), and adds the rest as flows while keeping at most `maxShardsInFlight`
@@ -48,13 +57,17 @@ export async function processCrawlJob(
   store: ObjectStore,
   queues: ShardQueues & { shardQueue: Queue },
   sources: SourceContext,
+  options: { signal?: AbortSignal; retryWindowMs?: number } = {},
 ): Promise<CrawlSummary> {
+  const { signal } = options;
   const data = parseOrThrow(crawlJobSchema, job.data, 'crawl job');
   await recordSourceInManifest(store, data);
+  // What `clapset repair` needs to re-plan the very same shards (no credentials: job data has none).
+  await store.put(crawlSettingsKey(data.source.name), JSON.stringify({ ...data, fromStart: false }, null, 1), { contentType: 'application/json' });
   const source = createSource(data.source, sources);
   const dataset = { ...data.dataset, filters: data.filters ?? data.dataset.filters };
   const checkpoints = new CheckpointFrontier(store, data.source.name, isResumable(source));
-  const saved = await checkpoints.load();
+  const saved = data.fromStart ? null : await checkpoints.load();
   const seen = new Set(saved?.seen ?? []);
   const items = isResumable(source) ? source.crawl(saved?.checkpoint.cursor ?? undefined) : withoutCursors(source.records());
   const tally: PlanTally = { records: 0, duplicates: 0 };
@@ -73,7 +86,7 @@ export async function processCrawlJob(
     for (const [id, shard] of outstanding) {
       const state = await queues.shardQueue.getJobState(id);
       if (state === 'completed' || state === 'unknown') {
-        if (await store.exists(shardKeys(shard.ref).stats)) {
+        if (await patiently('shard stats', () => store.exists(shardKeys(shard.ref).stats))) {
           outstanding.delete(id);
           checkpoints.settle(shard);
           progress.shardsDone++;
@@ -88,25 +101,59 @@ export async function processCrawlJob(
         progress.shardsFailed++;
       }
     }
-    await checkpoints.save(seen, false);
+    await patiently('checkpoint', () => checkpoints.save(seen, false));
     await report();
   };
-  const wait = () => new Promise((r) => setTimeout(r, 100));
+  const wait = (ms = 100) => new Promise((r) => setTimeout(r, ms));
+  const unfinished = () => [...failures.map((f) => f.split(':')[0]!), ...[...outstanding.values()].map((s) => `${s.ref.split}/${s.ref.name}`)];
+  // Storage trouble while shards are in flight: the crawl waits it out in place, keeping what it
+  // knows, and outlasts its chunks' own retry windows so that, if storage stays away, it can still
+  // name the shards they left unfinished.
+  const patience = 2 * (options.retryWindowMs ?? 15 * 60_000) + 10_000;
+  let troubleSince: number | null = null;
+  const patiently = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    for (let waits = 0; ; waits++) {
+      try {
+        const value = await run();
+        troubleSince = null;
+        return value;
+      } catch (error) {
+        if (!isTransientError(error)) throw error;
+        troubleSince ??= Date.now();
+        const seconds = Math.round((Date.now() - troubleSince) / 1000);
+        if (Date.now() - troubleSince >= patience) {
+          throw new UnrecoverableError(
+            `storage unreachable for ${seconds} s (${what}: ${errorMessage(error)}); shards unfinished: ${unfinished().join(', ') || 'none yet'}; ` +
+              `\`clapset repair ${store.uri}\` redoes them once storage is back`,
+          );
+        }
+        if (waits === 0) log.warn('crawl waits for storage', { what, error: errorMessage(error) });
+        await wait(transientDelayMs(waits));
+      }
+    }
+  };
+  const stopIfAsked = async () => {
+    if (!signal?.aborted) return;
+    await checkpoints.save(seen, true);
+    throw new CrawlStopped();
+  };
 
   const plan = planExcluding({ store, crawl: data, resume: saved?.checkpoint ?? null, counts: progress.excluded }, items, (kept) =>
     planShards(kept, data.dataset, data.source.name, { limit: data.limit, tally, seen, ...(saved ? { resume: saved.checkpoint } : {}) }),
   );
   if (saved) progress.shardsPlanned = progress.shardsSkipped = saved.checkpoint.nextIndex.train + saved.checkpoint.nextIndex.test;
   for await (const shard of plan) {
+    await stopIfAsked();
     progress.shardsPlanned++;
     checkpoints.plan(shard);
-    if (await store.exists(shardKeys(shard.ref).stats)) {
+    if (await patiently('shard stats', () => store.exists(shardKeys(shard.ref).stats))) {
       checkpoints.settle(shard);
       progress.shardsSkipped++;
       continue;
     }
     while (outstanding.size >= data.maxShardsInFlight) {
       await settle();
+      await stopIfAsked();
       if (outstanding.size >= data.maxShardsInFlight) await wait();
     }
     outstanding.set(await enqueueShard(queues, dataset, data.source, shard), shard);
@@ -114,13 +161,17 @@ export async function processCrawlJob(
   }
   while (outstanding.size > 0) {
     await settle();
+    await stopIfAsked();
     if (outstanding.size > 0) await wait();
   }
-  await checkpoints.save(seen, true);
+  await patiently('checkpoint', () => checkpoints.save(seen, true));
   if (failures.length > 0) {
-    throw new Error(`${failures.length} shard(s) failed; rerun the crawl with --resume to retry them: ${failures.join(' | ')}`);
+    // Each shard had its full retry window already: retrying the whole crawl at once would not help.
+    throw new UnrecoverableError(
+      `${failures.length} shard(s) unfinished; once the cause is fixed, \`clapset repair ${store.uri}\` (or the crawl with --resume) redoes them: ${failures.join(' | ')}`,
+    );
   }
-  const stats = await finaliseWithExclusions(store);
+  const stats = await patiently('finalising', () => finaliseWithExclusions(store));
   const own = stats.sources[data.source.name];
   return {
     ...progress,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Job, type FlowJob, type FlowProducer, type Queue } from 'bullmq';
 import type { DatasetSpec } from '../schemas/dataset.ts';
 import type { ChunkStageJob, PlannedClip, ShardJob, TranscodeJob } from '../schemas/jobs.ts';
@@ -24,12 +25,15 @@ export async function enqueueShard(queues: ShardQueues, dataset: DatasetSpec, so
     return id;
   }
   const shardData: ShardJob = { dataset, shard: shard.ref, clips: shard.clips.map((c) => ({ key: c.key, id: c.record.id })) };
+  // Removing the parent does not reach a failed transcode below a finished caption/embed job (kept
+  // for inspection); with the same id it would be taken as the new chunk and block it for ever.
+  const run = randomBytes(4).toString('hex');
   await queues.flows.add({
     name: 'shard',
     queueName: 'shard',
     data: shardData,
     opts: { jobId: id, ...RETRY, removeOnComplete: true, removeOnFail: { count: 1000 } },
-    children: chunkClips(shard.clips, dataset.chunkSize, dataset.chunkBytes).map((clips, index) => chunkFlow(dataset, source, shard, clips, index)),
+    children: chunkClips(shard.clips, dataset.chunkSize, dataset.chunkBytes).map((clips, index) => chunkFlow(dataset, source, shard, clips, index, run)),
   });
   return id;
 }
@@ -38,9 +42,9 @@ export async function enqueueShard(queues: ShardQueues, dataset: DatasetSpec, so
  * One chunk's chain of stages, leaf first: transcode, then (when configured) caption and embed. Each stage
  * is a child of the next, so BullMQ runs them in order and each reads its child's results.
  */
-function chunkFlow(dataset: DatasetSpec, source: SourceSpec, shard: PlannedShard, clips: PlannedClip[], index: number): FlowJob {
+function chunkFlow(dataset: DatasetSpec, source: SourceSpec, shard: PlannedShard, clips: PlannedClip[], index: number, run: string): FlowJob {
   const opts = (stage: Stage) => ({
-    jobId: jobIds.chunk(stage, dataset.uri, shard.ref.split, shard.ref.name, index),
+    jobId: jobIds.chunk(stage, dataset.uri, shard.ref.split, shard.ref.name, index, run),
     ...RETRY,
     // A chunk that fails for good must not hold its shard back: its clips are counted as failed.
     ignoreDependencyOnFailure: true,

@@ -11,7 +11,8 @@ import type { ObjectStore } from '../infra/store/object-store.ts';
 import { SPLITS } from '../schemas/dataset.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import { sampleJsonSchema } from '../schemas/sample.ts';
-import { shardStatsSchema, sizesSchema } from '../schemas/stats.ts';
+import { shardStatsSchema, sizesSchema, type ShardStats } from '../schemas/stats.ts';
+import { failureKind } from '../schemas/failure.ts';
 import { readManifest } from './finalise.ts';
 import { StoredMatrix } from '../infra/stored-matrix.ts';
 import { metadataKeys } from '../infra/parquet.ts';
@@ -63,10 +64,14 @@ export async function verifyDataset(store: ObjectStore, ffmpegPath: string, onSh
       const expected = sizesBySplit.get(t.split)?.[t.name];
       if (sizesBySplit.has(t.split) && expected !== found.samples) problems.push(`${t.key}: sizes.json says ${expected ?? 'nothing'}, tar holds ${found.samples}`);
       const statsKey = t.key.replace(/\.tar$/, '_stats.json');
-      if (!(await store.exists(statsKey))) problems.push(`${statsKey} is missing`);
+      if (!(await store.exists(statsKey))) problems.push(`${statsKey} is missing: the shard is unfinished; \`clapset repair ${store.uri}\` redoes it`);
       else {
         const stats = parseOrThrow(shardStatsSchema, await readJson(store, statsKey), statsKey);
         if (stats.successes !== found.samples) problems.push(`${statsKey} counts ${stats.successes} successes, tar holds ${found.samples}`);
+        const lost = transientlyLost(stats);
+        if (lost.length > 0) {
+          problems.push(`${statsKey}: ${lost.length} clip(s) lost to transient causes (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', …' : ''}); \`clapset repair ${store.uri}\` redoes the shard`);
+        }
       }
       if (embedding) problems.push(...(await embeddingProblems(store, t.split, t.name.replace(/\.tar$/, ''), found.keys, embedding.dim)));
       onShard?.(i + 1, tars.length);
@@ -75,6 +80,11 @@ export async function verifyDataset(store: ObjectStore, ffmpegPath: string, onSh
     await rm(scratch, { recursive: true, force: true });
   }
   return { dataset: store.uri, ok: problems.length === 0, shards: tars.length, samples, problems };
+}
+
+/** Keys of clips that failed for a reason outside the clip (storage, network…): a finished shard must hold none. */
+export function transientlyLost(stats: ShardStats): string[] {
+  return stats.clips.filter((c) => c.status === 'failed' && (c.kind ?? failureKind(c.reason ?? '')) === 'transient').map((c) => c.key);
 }
 
 async function verifyShard(store: ObjectStore, tarKey: string, ffmpegPath: string, scratch: string) {

@@ -28,8 +28,9 @@ export function datasetId(uri: string): string {
 export const jobIds = {
   crawl: (dataset: string, source: string) => `crawl.${datasetId(dataset)}.${source}`,
   shard: (dataset: string, split: string, shard: string) => `shard.${datasetId(dataset)}.${split}.${shard}`,
-  chunk: (stage: Stage, dataset: string, split: string, shard: string, chunk: number) =>
-    `${stage}.${datasetId(dataset)}.${split}.${shard}.${chunk}`,
+  /** `run` tells the flows of one shard apart: a chunk an earlier flow left failed must not stand in for the new one. */
+  chunk: (stage: Stage, dataset: string, split: string, shard: string, chunk: number, run: string) =>
+    `${stage}.${datasetId(dataset)}.${split}.${shard}.${chunk}.${run}`,
 };
 
 /** Retries for transient trouble (storage, a dying worker): exponential backoff from 2 s. */

@@ -21,3 +21,8 @@ export async function readStageMetrics(redis: Redis, prefix: string): Promise<Re
   );
   return Object.fromEntries(entries) as Record<Stage, StageCounters>;
 }
+
+/** Counts one event of a stage (a stalled job, a lost lock, a job released on shutdown) beside its job counters. */
+export async function countStageEvent(redis: Redis, prefix: string, stage: Stage, counter: string): Promise<void> {
+  await redis.hincrby(key(prefix, stage), counter, 1);
+}

@@ -13,9 +13,22 @@ export const FAILURE_REASONS = [
   'truncated', // decodes, but far shorter than its container declares (a cut-off download)
   'empty_audio',
   'invalid_output',
-  'job_failed', // the clip's job failed for good (its worker kept dying, or storage kept failing)
+  'worker_lost', // the clip's chunk stalled its worker past the stall limit: it kills whoever processes it
+  'job_failed', // the clip's chunk failed for good for a cause outside the clip (storage, network, Redis, an error)
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/**
+ * Whose fault a failure is. `clip`: the clip itself (corrupt audio, a provider 404, a clip that kills
+ * workers) — final, counted in a finished shard. `transient`: the world around it (storage, network,
+ * Redis) — never final: a shard holding one is not marked done, and `verify` sends it to `repair`.
+ */
+export const FAILURE_KINDS = ['clip', 'transient'] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+export function failureKind(reason: FailureReason | string): FailureKind {
+  return reason === 'job_failed' ? 'transient' : 'clip';
+}
 
 export const FILTER_REASONS = [
   'longer_than_max',

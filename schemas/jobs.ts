@@ -16,6 +16,8 @@ export const crawlJobSchema = z.object({
   filters: filtersSchema.nullable().default(null),
   /** Records left out at crawl time by licence or id (counted in `_crawl/<source>.json`, never fetched). */
   exclude: crawlExclusionsSchema.prefault({}),
+  /** Re-plan from the first record, ignoring the saved checkpoint (repair: shards before it may be undone). */
+  fromStart: z.boolean().default(false),
 });
 export type CrawlJob = z.infer<typeof crawlJobSchema>;
 
@@ -55,7 +57,7 @@ export type ClipResult = z.infer<typeof clipResultSchema>;
 export const shardJobSchema = z.object({
   dataset: datasetSpecSchema,
   shard: shardRefSchema,
-  /** Every clip planned for the shard, in tar order; one without a result counts as `worker_lost`. */
+  /** Every clip planned for the shard, in tar order; one without a result counts as `job_failed` or `worker_lost`. */
   clips: z.array(z.object({ key: z.string(), id: z.string() })),
 });
 export type ShardJob = z.infer<typeof shardJobSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { excludedCountsSchema } from './exclusions.ts';
+import { FAILURE_KINDS } from './failure.ts';
 
 const counts = z.record(z.string(), z.number().int().min(0));
 
@@ -20,6 +21,8 @@ export const clipOutcomeSchema = z.object({
   id: z.string(),
   status: z.enum(['ok', 'failed', 'filtered']),
   reason: z.string().optional(),
+  /** Failed clips only: whether the clip itself is at fault (see `failureKind`); absent in stats of older runs. */
+  kind: z.enum(FAILURE_KINDS).optional(),
 });
 
 /** `<shard>_stats.json`, written after the tar: its presence marks the shard done. */

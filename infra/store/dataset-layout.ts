@@ -4,6 +4,8 @@ import type { ObjectStore } from './object-store.ts';
 /** Where each object of a dataset lives, relative to its root: shared by the workers that write shards and the commands that read them. */
 export const MANIFEST_KEY = 'manifest.json';
 export const STATS_KEY = 'stats.json';
+/** The crawl job of a source as last submitted: `repair` re-plans the same shards from it. */
+export const crawlSettingsKey = (source: string) => `_crawl/${source}.crawl.json`;
 
 export async function readJson(store: ObjectStore, key: string): Promise<unknown> {
   return JSON.parse((await store.getBuffer(key)).toString('utf8'));

@@ -32,24 +32,29 @@ process.once('exit', () => {
   }
 });
 
-/** Starts s3rver with one bucket (3+ characters, S3 naming rules) and resolves once it answers HTTP. */
-export async function startS3Server(options: { bucket?: string } = {}): Promise<S3ServerHandle> {
+/**
+ * Starts s3rver with one bucket (3+ characters, S3 naming rules) and resolves once it answers HTTP.
+ * With `directory` (and `port`) it serves that data and leaves it behind on stop, so a test can take
+ * storage away and bring the same server back (the caller removes the folder).
+ */
+export async function startS3Server(options: { bucket?: string; directory?: string; port?: number } = {}): Promise<S3ServerHandle> {
   const bucket = options.bucket ?? 'clapset-test';
-  const directory = await mkdtemp(join(tmpdir(), 'clapset-s3rver-'));
+  const keep = options.directory !== undefined;
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'clapset-s3rver-')));
   // s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only offers through
   // its legacy provider; without it every second page of a listing is an HTTP 500.
-  const nodeArgs = ['--openssl-legacy-provider', '--import', TSX_LOADER, CHILD_SCRIPT, directory, bucket];
+  const nodeArgs = ['--openssl-legacy-provider', '--import', TSX_LOADER, CHILD_SCRIPT, directory, bucket, String(options.port ?? 0), ...(keep ? ['keep'] : [])];
   const child = spawn(process.execPath, nodeArgs, {
     // stdin stays open as a lifeline: the child exits when it closes (i.e. when this process dies).
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });
-  running.set(child, directory);
+  if (!keep) running.set(child, directory);
 
   const stop = async (): Promise<void> => {
     await terminate(child);
     running.delete(child);
-    await rm(directory, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    if (!keep) await rm(directory, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   };
 
   try {

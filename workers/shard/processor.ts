@@ -1,13 +1,15 @@
 import { Transform } from 'node:stream';
-import type { Job } from 'bullmq';
-import { clipResultSchema, shardJobSchema, type ClipResult } from '../../schemas/jobs.ts';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { shardJobSchema, type ClipResult } from '../../schemas/jobs.ts';
+import { childClipResults } from '../child-results.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { shardStatsSchema, type ShardStats } from '../../schemas/stats.ts';
 import type { ObjectStore } from '../../infra/store/object-store.ts';
 import type { QueueContext } from '../../infra/queues.ts';
 import { recordShardLive } from './live-stats.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
-import { buildShardStats, resolveClipResults } from './shard-stats.ts';
+import { buildShardStats, resolveClipResults, transientFailures } from './shard-stats.ts';
+import { errorMessage, log } from '../../infra/log.ts';
 import { tarStream, type TarMember } from './tar-writer.ts';
 import { npyRowStream } from '../../infra/npy.ts';
 import { encodeMetadataParquet } from '../../infra/parquet.ts';
@@ -35,10 +37,18 @@ export async function processShardJob(job: ShardJobHandle, deps: WorkerDeps, liv
   }
 
   const start = new Date();
-  const childValues = Object.values(await job.getChildrenValues<unknown[]>()).flat();
-  const children = childValues.map((value) => parseOrThrow(clipResultSchema, value, 'transcode result'));
+  const children = await childClipResults(job);
   const jobFailures = Object.values(await job.getIgnoredChildrenFailures());
   const results = resolveClipResults(data.clips, children, jobFailures);
+  const transient = transientFailures(results);
+  if (transient.length > 0) {
+    // Writing the stats now would make these clips lost for good (resume skips done shards). Left
+    // undone, `crawl --resume` or `repair` redoes the shard; failing unrecoverably spares pointless retries.
+    await clearStaging(store, keys.staging).catch((error: unknown) => log.warn('could not clear staging', { shard: data.shard.name, error: errorMessage(error) }));
+    throw new UnrecoverableError(
+      `shard ${data.shard.split}/${data.shard.name} left unfinished: ${transient.length} of ${results.length} clip(s) ended for transient reasons (${transient[0]!.message.slice(0, 300)})`,
+    );
+  }
 
   const bytesWritten = await writeShardTar(store, keys.tar, keys.staging, results);
   if (data.dataset.embed) await writeShardEmbeddings(store, data.shard.split, data.shard.name, keys.staging, results);

@@ -1,11 +1,16 @@
 import type { ShardRef } from '../../schemas/dataset.ts';
+import { failureKind } from '../../schemas/failure.ts';
 import type { ClipResult } from '../../schemas/jobs.ts';
 import type { ShardStats } from '../../schemas/stats.ts';
 import { addFailure, addFiltered, addSample, emptyTally } from './tally.ts';
 
+/** BullMQ's reason for a job that stalled (its worker died or hung) more often than `maxStalledCount`. */
+const STALLED_REASON = 'job stalled more than allowable limit';
+
 /**
  * Lines up child results with the shard's planned clips: every planned clip gets exactly one
- * result, and one whose job failed for good (no result) is a `job_failed` failure.
+ * result. One whose chunk failed for good (no result) is `worker_lost` when every failure was a
+ * chunk that kept killing its workers (the clip's own doing), else `job_failed` — transient.
  */
 export function resolveClipResults(
   planned: readonly { key: string; id: string }[],
@@ -13,10 +18,15 @@ export function resolveClipResults(
   jobFailures: readonly string[],
 ): ClipResult[] {
   const byKey = new Map(childResults.map((r) => [r.key, r]));
-  const why = jobFailures.length > 0 ? `job failed: ${[...new Set(jobFailures)].join('; ').slice(0, 500)}` : 'job failed';
-  return planned.map(
-    (clip) => byKey.get(clip.key) ?? { status: 'failed', key: clip.key, id: clip.id, reason: 'job_failed', message: why },
-  );
+  const reasons = [...new Set(jobFailures)];
+  const why = reasons.length > 0 ? `job failed: ${reasons.join('; ').slice(0, 500)}` : 'job failed';
+  const reason = reasons.length > 0 && reasons.every((r) => r.includes(STALLED_REASON)) ? 'worker_lost' : 'job_failed';
+  return planned.map((clip) => byKey.get(clip.key) ?? { status: 'failed', key: clip.key, id: clip.id, reason, message: why });
+}
+
+/** Results that must not be final: the shard holding them stays undone. */
+export function transientFailures(results: readonly ClipResult[]): Extract<ClipResult, { status: 'failed' }>[] {
+  return results.filter((r): r is Extract<ClipResult, { status: 'failed' }> => r.status === 'failed' && failureKind(r.reason) === 'transient');
 }
 
 function countBy(results: readonly ClipResult[], status: 'failed' | 'filtered'): Record<string, number> {
@@ -56,6 +66,12 @@ export function buildShardStats(
     end_time: timing.end.toISOString(),
     bytes_written: bytesWritten,
     tally,
-    clips: results.map((r) => ({ key: r.key, id: r.id, status: r.status, ...(r.status === 'ok' ? {} : { reason: r.reason }) })),
+    clips: results.map((r) => ({
+      key: r.key,
+      id: r.id,
+      status: r.status,
+      ...(r.status === 'ok' ? {} : { reason: r.reason }),
+      ...(r.status === 'failed' ? { kind: failureKind(r.reason) } : {}),
+    })),
   };
 }

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Job } from 'bullmq';
+import { STAGES, jobIds, openQueue } from '../../infra/queues.ts';
+import { openStore } from '../../infra/store/open-store.ts';
+import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
+import { lastJsonLine, runCli } from '../helpers/cli.ts';
+import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection } from '../helpers/pipeline-fixtures.ts';
+import { startS3Server, type S3ServerHandle } from '../helpers/s3-server.ts';
+import { configFromEnv } from '../../schemas/config.ts';
+
+let collection: Collection;
+let data: string;
+
+before(async () => {
+  collection = await makeCollection();
+  data = await mkdtemp(join(tmpdir(), 'clapset-outage-s3-'));
+});
+
+after(async () => {
+  await rm(collection.root, { recursive: true, force: true });
+  await rm(data, { recursive: true, force: true });
+});
+
+test('storage down past the retry window: the crawl fails naming unfinished shards, nothing is marked done with lost clips, repair completes it', async () => {
+  let s3: S3ServerHandle = await startS3Server({ directory: data });
+  const port = Number(new URL(s3.endpoint).port);
+  Object.assign(process.env, s3.env); // this process reads the bucket back too
+  const ctx = testQueueContext();
+  // A 3-s window keeps the test short; production's default is 15 min.
+  const env = { ...process.env, ...s3.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix, CLAPSET_RETRY_WINDOW_S: '3' };
+  const uri = `s3://${s3.bucket}/outage`;
+  const args = ['crawl', 'local', '--root', collection.root, '--name', 'fixture', '--dataset', uri, '--shard-size', '4', '--chunk-size', '2', '--test-fraction', '0.2'];
+  const workers = spawnLocalWorkers(2, { env, stages: STAGES, concurrency: 1, logFile: join(tmpdir(), `clapset-outage-${ctx.prefix}.log`) });
+  try {
+    const crawl = runCli(args, env);
+    // Storage goes away once the crawl has planned its first shard, before any can be written.
+    const queue = openQueue(ctx, 'crawl');
+    const id = jobIds.crawl(uri, 'fixture');
+    for (let i = 0; i < 600; i++) {
+      const progress = (await Job.fromId(queue, id))?.progress as { shardsPlanned?: number } | undefined;
+      if ((progress?.shardsPlanned ?? 0) >= 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await queue.close();
+    await s3.stop();
+    const failed = await crawl;
+    assert.equal(failed.code, 1, failed.stdout);
+    assert.match(failed.stderr, /unfinished/);
+    assert.match(failed.stderr, /(train|test)\/fixture-\d{6}/, 'the error names the unfinished shards');
+    assert.match(failed.stderr, /clapset repair/);
+
+    s3 = await startS3Server({ directory: data, port });
+    const store = openStore(uri, configFromEnv(env));
+    const stillDone = [];
+    for await (const o of store.list('')) if (o.key.endsWith('_stats.json')) stillDone.push(o.key);
+    // No shard was marked done holding a clip lost to the outage.
+    for (const key of stillDone) {
+      const stats = JSON.parse((await store.getBuffer(key)).toString('utf8')) as { clips: { kind?: string }[] };
+      assert.ok(stats.clips.every((c) => c.kind !== 'transient'), `${key} holds no transient failure`);
+    }
+
+    const repaired = await runCli(['repair', uri, '--json'], env);
+    assert.equal(repaired.code, 0, repaired.stderr);
+    const summary = lastJsonLine<{ redone: { shard: string; why: string }[]; samples: number }>(repaired.stdout);
+    assert.ok(summary.redone.length >= 1, `repair redid ${JSON.stringify(summary.redone)}`);
+    assert.equal(summary.samples, collection.valid.length);
+
+    const verify = await runCli(['verify', uri], env);
+    assert.equal(verify.code, 0, verify.stdout);
+    const samples = await readSamples(store);
+    assert.equal(samples.length, collection.valid.length);
+    assert.equal(new Set(samples.map((s) => s.key)).size, samples.length, 'no duplicates');
+    await store.close();
+  } finally {
+    await workers.stop();
+    await s3.stop();
+    await ctx.close();
+  }
+});
