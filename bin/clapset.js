@@ -2,19 +2,22 @@
 // Runs the compiled build (dist/, from `npm run build`; what the images ship) when it exists and no
 // source file is newer than it, else the TypeScript sources through tsx's loader, so a checkout
 // runs without a build step and an edit is never shadowed by a stale build. CLAPSET_FROM_SOURCE=1
-// always runs the sources (the tests do).
+// always runs the sources (the tests do). `--version` and `--help` are answered without loading the
+// CLI (which registers every command, and so loads every command's dependencies): the version from
+// package.json, the help from the text `npm run build` saved beside the build.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const compiled = join(root, 'dist', 'cli', 'main.js');
+const savedHelp = join(root, 'dist', 'help.txt');
 // The folders tsconfig.build.json compiles.
 const SOURCES = ['cli', 'dashboard', 'demo', 'crawl', 'dataset', 'search', 'workers', 'sources', 'infra', 'schemas'];
 
-// `--version` needs nothing but package.json; answering it here skips loading the whole CLI.
 const args = process.argv.slice(2);
-if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+const only = (...flags) => args.length === 1 && flags.includes(args[0]);
+if (only('--version', '-V')) {
   process.stdout.write(`${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}\n`);
   process.exit(0);
 }
@@ -38,7 +41,9 @@ function sourcesNewerThan(builtAt) {
 }
 
 const useBuild = process.env.CLAPSET_FROM_SOURCE !== '1' && existsSync(compiled) && !sourcesNewerThan(statSync(compiled).mtimeMs);
-if (useBuild) {
+if (useBuild && only('--help', '-h') && existsSync(savedHelp)) {
+  process.stdout.write(readFileSync(savedHelp, 'utf8'));
+} else if (useBuild) {
   await import(pathToFileURL(compiled).href);
 } else {
   const { register } = await import('tsx/esm/api');
