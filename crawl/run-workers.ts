@@ -69,6 +69,7 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
   };
 
   const crawl: Processor = async (job, token) => {
+    log.info('crawl job started', { queue: 'crawl', job: job.id, host, attempt: job.attemptsStarted });
     try {
       return await processCrawlJob(job, deps.store(parseOrThrow(crawlJobSchema, job.data, 'crawl job').dataset.uri), { flows, shardQueue }, sources, {
         signal: stopping.signal,

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { STAGES } from '../../infra/queues.ts';
+import { openStore } from '../../infra/store/open-store.ts';
+import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
+import { lastJsonLine, runCli } from '../helpers/cli.ts';
+import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection } from '../helpers/pipeline-fixtures.ts';
+
+let collection: Collection;
+let out: string;
+
+before(async () => {
+  collection = await makeCollection({ goodCopies: 14 });
+  out = await mkdtemp(join(tmpdir(), 'clapset-drain-'));
+});
+
+after(async () => {
+  await rm(collection.root, { recursive: true, force: true });
+  await rm(out, { recursive: true, force: true });
+});
+
+interface LogLine { msg: string; pid: number; time: string; queue?: string; job?: string; host?: string }
+const logLines = (file: string): LogLine[] =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine) : [];
+const statsCount = (dir: string) =>
+  ['train', 'test'].reduce((n, split) => n + (existsSync(join(dir, split)) ? readdirSync(join(dir, split)).filter((f) => f.endsWith('_stats.json')).length : 0), 0);
+
+/** Waits while `check` is false, failing only when nothing has changed (`progress()`) for `idleMs`: a slow machine is not a failure. */
+async function waitFor(check: () => boolean, progress: () => unknown, idleMs: number, what: string): Promise<void> {
+  let last = JSON.stringify(progress());
+  let since = Date.now();
+  while (!check()) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = JSON.stringify(progress());
+    if (now !== last) [last, since] = [now, Date.now()];
+    if (Date.now() - since > idleMs) throw new Error(`no progress for ${idleMs} ms waiting for ${what}`);
+  }
+}
+
+test('SIGTERM to the worker holding the crawl: it exits within its grace, another worker continues at once, the dataset is complete', async (t) => {
+  const ctx = testQueueContext();
+  const dataset = join(out, 'dataset');
+  const logFile = join(out, 'workers.log');
+  const env = { ...process.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix };
+  const workers = spawnLocalWorkers(2, { env, stages: STAGES, concurrency: 1, logFile });
+  try {
+    const crawl = runCli(
+      ['crawl', 'local', '--root', collection.root, '--name', 'drain', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '1', '--json'],
+      env,
+    );
+    await waitFor(() => statsCount(dataset) >= 1, () => logLines(logFile).length, 60_000, 'the first shard');
+    const holder = logLines(logFile).find((l) => l.msg === 'crawl job started')!;
+    const child = workers.processes.find((p) => p.pid === holder.pid)!;
+    assert.ok(child, `the crawl runs in one of the test's workers (pid ${holder.pid})`);
+
+    const signalled = Date.now();
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    const drainSeconds = (Date.now() - signalled) / 1000;
+    assert.equal(code, 0);
+    assert.ok(drainSeconds < 30, `drained in ${drainSeconds} s, within the default 30-s grace`);
+
+    const released = logLines(logFile).find((l) => l.msg === 'job released on shutdown' && l.pid === holder.pid);
+    assert.ok(released && released.queue === 'crawl' && released.job && released.host, `a JSON line names queue, job, host and pid: ${JSON.stringify(released)}`);
+    const other = workers.processes.find((p) => p !== child)!;
+    await waitFor(() => logLines(logFile).some((l) => l.msg === 'crawl job started' && l.pid === other.pid), () => 0, 10_000, 'the other worker to continue the crawl');
+    const resumedAt = Date.parse(logLines(logFile).find((l) => l.msg === 'crawl job started' && l.pid === other.pid)!.time);
+    assert.ok(resumedAt - Date.parse(released.time) < 10_000, 'continued within 10 s of the release');
+    t.diagnostic(`drained in ${drainSeconds.toFixed(2)} s; crawl continued ${((resumedAt - Date.parse(released.time)) / 1000).toFixed(2)} s after its release`);
+
+    const done = await crawl;
+    assert.equal(done.code, 0, done.stderr);
+    const summary = lastJsonLine<{ samples: number }>(done.stdout);
+    assert.equal(summary.samples, collection.valid.length);
+    const samples = await readSamples(openStore(dataset));
+    assert.equal(samples.length, collection.valid.length);
+    assert.equal(new Set(samples.map((s) => s.key)).size, samples.length, 'no sample twice');
+    const verify = await runCli(['verify', dataset], env);
+    assert.equal(verify.code, 0, verify.stdout);
+  } finally {
+    await workers.stop();
+    await ctx.close();
+  }
+});
