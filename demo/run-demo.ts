@@ -14,6 +14,7 @@ import { LAION_AUDIO_630K } from '../crawl/recipes/laion-audio-630k.ts';
 import { runCrawls } from '../crawl/run-crawl.ts';
 import { verifyDataset } from '../dataset/verify.ts';
 import { generateDemoCollection } from './demo-collection.ts';
+import type { DemoSetup } from './demo-setup.ts';
 import { recipeDemo } from './recipe-demo.ts';
 
 export interface DemoOptions {

@@ -61,7 +61,7 @@ async function captions(dataset: string): Promise<Map<string, [unknown, unknown]
       const done = new Promise<void>((ok, fail) => {
         extract.on('entry', (header, stream, next) => {
           const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
           stream.on('end', () => {
             if (header.name.endsWith('.json')) {
               const sample = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { key: string; text_augment_t5: unknown; caption_provenance: { device: unknown } };
