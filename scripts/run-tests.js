@@ -14,6 +14,7 @@ const PREREQUISITES = [
   { name: 'python3 (byte-exact reference writers in two tests)', here: () => onPath('python3'), apt: 'python3' },
   { name: 'aws (the dataset card\'s pipe:aws snippets)', here: () => onPath('aws'), apt: 'awscli' },
   { name: 'curl (how webdataset reads the dataset card\'s https URLs)', here: () => onPath('curl'), apt: 'curl' },
+  { name: 'ip (iproute2: the multi-host test\'s network namespaces)', here: () => onPath('ip'), apt: 'iproute2' },
   { name: 'Chromium (the dashboard\'s browser tests)', here: () => existsSync(process.env.CLAPSET_CHROMIUM ?? '/usr/bin/chromium'), apt: 'chromium' },
 ];
 
