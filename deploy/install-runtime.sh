@@ -57,8 +57,9 @@ case "$step" in
     run npm run build
     run npm prune --omit=dev --no-audit --no-fund
     if [ "$gpu" = 1 ]; then
-      # The CUDA execution provider is not in the npm package: its install script fetches it (CUDA 12, cuDNN 9).
-      run npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12
+      # The CUDA execution provider is not in the npm package: its install script fetches it (CUDA 12,
+      # cuDNN 9). The variable outranks .npmrc's onnxruntime-node-install=skip and any inherited one.
+      run env ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
     fi
     run mkdir -p "$dest/dashboard"
     # bin/clapset.js runs dist/ (no .ts sources are copied, so it never falls back to tsx); the dashboard's

@@ -201,7 +201,7 @@ test('deploy/install-runtime.sh: each step\'s commands (dry run), and a clear re
   assert.deepEqual(steps.slice(0, 3), ['+ npm ci --no-audit --no-fund', '+ npm run build', '+ npm prune --omit=dev --no-audit --no-fund']);
   assert.ok(!build.stdout.includes('cuda12'), 'no CUDA provider without --gpu');
   assert.match(build.stdout, /^\+ cp -R package\.json package-lock\.json bin dist node_modules \/opt\/clapset\/$/m);
-  assert.match(dry('build', '/opt/clapset', '--gpu').stdout, /^\+ npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12$/m);
+  assert.match(dry('build', '/opt/clapset', '--gpu').stdout, /^\+ env ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node$/m);
 
   const bad = dry('nonsense');
   assert.equal(bad.status, 2);
