@@ -17,7 +17,7 @@ import { T5Model } from '../workers/caption/t5-model.ts';
 import { resolveModelDir } from '../infra/models/model-dir.ts';
 import { beamSearch } from '../workers/caption/beam-search.ts';
 import { createCaptioner } from '../workers/caption/captioner.ts';
-import { keywordPrompt } from '../workers/caption/keywords.ts';
+import { keytotextInputs } from '../workers/caption/keywords.ts';
 import { KEYTOTEXT_GENERATION } from '../workers/caption/t5-captioner.ts';
 
 const { values: args } = parseArgs({ options: { clips: { type: 'string', default: '256' }, threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, model: { type: 'string' } } });
@@ -49,8 +49,8 @@ try {
     label: 'batch 8, no KV cache',
     run: async () => {
       for (let i = 0; i < clips; i += 8) {
-        const batch = keywordLists.slice(i, i + 8);
-        await beamSearch(batch.length, uncached.stepper(await uncached.encode(batch.map(keywordPrompt))), search);
+        const prompts = keywordLists.slice(i, i + 8).flatMap(keytotextInputs);
+        await beamSearch(prompts.length, uncached.stepper(await uncached.encode(prompts)), search);
       }
     },
     close: () => uncached.release(),

@@ -15,7 +15,10 @@ import { T5Model } from '../../workers/caption/t5-model.ts';
 import { beamSearch, type BeamSearchOptions } from '../../workers/caption/beam-search.ts';
 import { applyCaptions, captionClips } from '../../workers/caption/caption-clips.ts';
 import { createCaptioner } from '../../workers/caption/captioner.ts';
-import { KEYTOTEXT_GENERATION } from '../../workers/caption/t5-captioner.ts';
+import { KEYTOTEXT_GENERATION, KEYTOTEXT_PROMPT } from '../../workers/caption/t5-captioner.ts';
+import { keytotextInputs } from '../../workers/caption/keywords.ts';
+import { loadFolderTokenizer } from '../../infra/models/tokenizer.ts';
+import { debiasCaption } from '../../workers/caption/debias.ts';
 
 const KEYWORDS = [
   ['dog', 'bark', 'night'],
@@ -143,6 +146,34 @@ describe('T5 captioner', () => {
       assert.equal(first.id, 't5:tiny-t5');
     } finally {
       await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it("feeds keytotext's input: its own </s> before the tokenizer's, as the reference tokenizer encodes it", async () => {
+    const ours = await loadFolderTokenizer(modelDir);
+    const reference = await AutoTokenizer.from_pretrained(modelDir, { local_files_only: true });
+    for (const input of [...keytotextInputs(['dog', 'bark', 'night rain']), ...keytotextInputs(['Crowds', 'p.a.', 'loop'])]) {
+      const ids = ours.encode(input);
+      assert.deepEqual(ids, (reference.encode(input) as number[]).map(Number), input);
+      assert.deepEqual(ids.slice(-2), [1, 1], `${input}: two end-of-sequence tokens`);
+    }
+  });
+
+  it('captions each "."-separated segment on its own and joins them, as keytotext did', async () => {
+    const model = await T5Model.load(modelDir, { device: 'cpu' });
+    const captioner = await createCaptioner({ model: modelDir, env: {} });
+    try {
+      const keywords = ['Crowds', 'p.a.', 'loop'];
+      const segments = keytotextInputs(keywords);
+      assert.equal(segments.length, 3);
+      const encoded = await model.encode(segments);
+      const search = { ...KEYTOTEXT_GENERATION, decoderStartTokenId: model.special.decoderStartTokenId, eosTokenId: model.special.eosTokenId };
+      const parts = (await beamSearch(segments.length, model.stepper(encoded), search)).map((sequence) => model.decode(sequence.tokens));
+      assert.deepEqual(await captioner.caption([keywords]), [debiasCaption(parts.join(' ').replace(/\s+/g, ' ').trim())]);
+      assert.equal(captioner.provenance.prompt, KEYTOTEXT_PROMPT);
+    } finally {
+      await model.release();
+      await captioner.close();
     }
   });
 

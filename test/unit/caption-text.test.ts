@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { applyCaptions, captionClips, planCaptions } from '../../workers/caption/caption-clips.ts';
 import { createCaptioner } from '../../workers/caption/captioner.ts';
 import { debiasCaption } from '../../workers/caption/debias.ts';
-import { cleanKeywords, keywordPrompt } from '../../workers/caption/keywords.ts';
+import { cleanKeywords, keytotextInputs } from '../../workers/caption/keywords.ts';
 import { createTemplateCaptioner, templateCaption } from '../../workers/caption/template-captioner.ts';
 import type { Captioner, CaptionProvenance } from '../../workers/caption/captioner-types.ts';
 
@@ -33,8 +34,30 @@ describe('cleanKeywords', () => {
     assert.equal(cleanKeywords(['a'.repeat(40)]).length, 1);
   });
 
-  it('joins keywords with spaces for the T5 prompt', () => {
-    assert.equal(keywordPrompt(['dog', 'bark', 'night rain']), 'dog bark night rain');
+  it("builds the T5 inputs exactly as keytotext's NMPipeline does (checked against its Python code)", () => {
+    const lists = [
+      ['dog', 'bark', 'night rain'],
+      // LAION's Epidemic data card example: "p.a." splits the input in three.
+      ['Crowds', 'applause', 'wrestling crowd', 'mezzanine level', 'huge crowd', 'p.a.', 'loop'],
+      ["it's", 'say "hi"', 'back\\slash', 'both \' and "', 'a, b', '[x]', 'end.'],
+      ['日本語', 'café'],
+    ];
+    // keytotext/models.py NMPipeline._prepare_inputs_for_nm and the "{} </s>" of __call__, verbatim.
+    const reference = `
+import json, sys
+def prep(keywords):
+    text = str(keywords)
+    text = text.replace(",", " ")
+    text = text.replace("'", "")
+    text = text.replace("[", "")
+    text = text.replace("]", "")
+    return ["{} </s>".format(t) for t in text.split(".")]
+print(json.dumps([prep(k) for k in json.load(sys.stdin)]))
+`;
+    const expected = JSON.parse(execFileSync('python3', ['-c', reference], { input: JSON.stringify(lists), encoding: 'utf8' })) as string[][];
+    assert.deepEqual(lists.map(keytotextInputs), expected);
+    assert.deepEqual(keytotextInputs(['dog', 'bark']), ['dog  bark </s>']);
+    assert.equal(keytotextInputs(lists[1]!).length, 3);
   });
 });
 

@@ -33,7 +33,21 @@ export function cleanKeywords(tags: readonly string[], options: KeywordOptions =
   return keywords;
 }
 
-/** The T5 prompt: CommonGen models (keytotext) take the keywords joined by spaces. */
-export function keywordPrompt(keywords: readonly string[]): string {
-  return keywords.join(' ');
+/**
+ * The T5 inputs for one keyword list, exactly as LAION's keytotext call built them
+ * (`pipeline("mrm8488/t5-base-finetuned-common_gen")` → keytotext/models.py `NMPipeline`):
+ * `str(keywords)` — Python's list repr — with `,` turned into spaces and `'`, `[`, `]` removed,
+ * split at every `.`, each segment followed by ` </s>` (the tokenizer then adds its own `</s>`).
+ * Each segment is captioned on its own and the captions are joined: a tag such as `p.a.` gives
+ * several sentences, as in LAION's Epidemic data card (`"p vs wrestling … a teddy bear … a loop …"`).
+ */
+export function keytotextInputs(keywords: readonly string[]): string[] {
+  const text = `[${keywords.map(pythonRepr).join(', ')}]`.replace(/,/g, ' ').replace(/['[\]]/g, '');
+  return text.split('.').map((segment) => `${segment} </s>`);
+}
+
+/** Python 3's `repr(str)` for printable text: single quotes unless the text has `'` and no `"`. */
+function pythonRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  return quote + text.replace(/\\/g, '\\\\').replaceAll(quote, `\\${quote}`) + quote;
 }

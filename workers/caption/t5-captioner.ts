@@ -1,7 +1,7 @@
 /**
  * Keyword-to-Caption with a T5 text2text model (LAION used mrm8488/t5-base-finetuned-common_gen via
- * keytotext): keywords joined by spaces → encoder → our beam search over the decoder → decoded,
- * de-biased sentence. Generation defaults are keytotext's except max_length (see GenerationSettings).
+ * keytotext): keytotext's inputs (keytotextInputs) → encoder → our beam search over the decoder →
+ * decoded segments joined → de-biased sentence. Generation defaults are keytotext's except max_length (see GenerationSettings).
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -9,11 +9,13 @@ import { resolveModelDir } from '../../infra/models/model-dir.ts';
 import { T5Model } from './t5-model.ts';
 import { beamSearch, validateBeamSearchOptions, type BeamSearchOptions } from './beam-search.ts';
 import { debiasCaption } from './debias.ts';
-import { keywordPrompt } from './keywords.ts';
+import { keytotextInputs } from './keywords.ts';
 import type { Captioner, CaptionerOptions, CaptionProvenance, GenerationSettings } from './captioner-types.ts';
 
 export const KEYTOTEXT_GENERATION: GenerationSettings = { numBeams: 4, lengthPenalty: 1.5, noRepeatNgramSize: 3, earlyStopping: true, maxLength: 64 };
 export const DEFAULT_BATCH_SIZE = 8;
+/** Recorded in caption_provenance.prompt: how the model input was built. */
+export const KEYTOTEXT_PROMPT = 'keytotext NMPipeline: str(keywords), "," → " ", quotes and brackets removed, split at ".", each segment + " </s>"; segment captions joined';
 
 export async function createT5Captioner(setting: string, options: CaptionerOptions = {}): Promise<Captioner> {
   const generation: GenerationSettings = { ...KEYTOTEXT_GENERATION, ...options.generation };
@@ -39,7 +41,7 @@ export async function createT5Captioner(setting: string, options: CaptionerOptio
     dtype: model.dtype,
     device: model.device,
     template: null,
-    prompt: 'keywords joined by spaces',
+    prompt: KEYTOTEXT_PROMPT,
     generation: {
       num_beams: generation.numBeams,
       length_penalty: generation.lengthPenalty,
@@ -51,10 +53,14 @@ export async function createT5Captioner(setting: string, options: CaptionerOptio
   };
 
   async function captionBatch(keywordLists: readonly (readonly string[])[]): Promise<string[]> {
-    const encoded = await model.encode(keywordLists.map(keywordPrompt));
-    const sequences = await beamSearch(keywordLists.length, model.stepper(encoded), search);
-    return sequences.map((sequence) => {
-      const caption = model.decode(sequence.tokens);
+    // Every segment of every list is one row of the batch; a list's captions are its rows' joined.
+    const segments = keywordLists.map(keytotextInputs);
+    const prompts = segments.flat();
+    const encoded = await model.encode(prompts);
+    const decoded = (await beamSearch(prompts.length, model.stepper(encoded), search)).map((sequence) => model.decode(sequence.tokens));
+    let row = 0;
+    return segments.map((inputs) => {
+      const caption = decoded.slice(row, (row += inputs.length)).join(' ').replace(/\s+/g, ' ').trim();
       return debias ? debiasCaption(caption) : caption;
     });
   }
