@@ -1,16 +1,27 @@
 import { Command } from 'commander';
 import { errorMessage } from '../infra/log.ts';
 import { CLAPSET_VERSION } from '../infra/version.ts';
-import { registerCrawlCommand } from './crawl-command.ts';
-import { registerDashboardCommand } from './dashboard-command.ts';
-import { registerDatasetCommands } from './dataset-commands.ts';
-import { registerDemoCommand } from './demo-command.ts';
-import { registerEmbeddingCommands } from './embedding-commands.ts';
-import { registerModelCommands } from './model-commands.ts';
-import { registerProbeCommand } from './probe-command.ts';
-import { registerRepairCommand } from './repair-command.ts';
-import { registerStatusCommand } from './status-command.ts';
-import { registerWorkerCommand } from './worker-command.ts';
+
+type Register = (program: Command) => void;
+
+/**
+ * Each command module with the commands it registers, in help order. Only the module of the command
+ * being run is loaded (importing them all loads every command's dependencies — AWS SDK, BullMQ,
+ * Express, ONNX Runtime — which is most of a command's start-up); the full help, `help <command>`
+ * and an unknown command load them all, so a command missing here still works, only slower.
+ */
+const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = [
+  { names: ['demo'], load: async () => (await import('./demo-command.ts')).registerDemoCommand },
+  { names: ['crawl'], load: async () => (await import('./crawl-command.ts')).registerCrawlCommand },
+  { names: ['probe'], load: async () => (await import('./probe-command.ts')).registerProbeCommand },
+  { names: ['worker'], load: async () => (await import('./worker-command.ts')).registerWorkerCommand },
+  { names: ['status'], load: async () => (await import('./status-command.ts')).registerStatusCommand },
+  { names: ['urls', 'finalise', 'verify', 'stats'], load: async () => (await import('./dataset-commands.ts')).registerDatasetCommands },
+  { names: ['repair'], load: async () => (await import('./repair-command.ts')).registerRepairCommand },
+  { names: ['dashboard'], load: async () => (await import('./dashboard-command.ts')).registerDashboardCommand },
+  { names: ['doctor', 'models'], load: async () => (await import('./model-commands.ts')).registerModelCommands },
+  { names: ['search', 'features'], load: async () => (await import('./embedding-commands.ts')).registerEmbeddingCommands },
+];
 
 const program = new Command('clapset')
   .description('Build LAION-Audio-630K-style audio–text datasets: crawl sources, transcode to 48 kHz mono FLAC, write WebDataset shards.\n' +
@@ -19,18 +30,11 @@ const program = new Command('clapset')
   .version(CLAPSET_VERSION)
   .showHelpAfterError();
 
-registerDemoCommand(program);
-registerCrawlCommand(program);
-registerProbeCommand(program);
-registerWorkerCommand(program);
-registerStatusCommand(program);
-registerDatasetCommands(program);
-registerRepairCommand(program);
-registerDashboardCommand(program);
-registerModelCommands(program);
-registerEmbeddingCommands(program);
+// The command is the first argument: the program itself takes no options but --version and --help.
+const named = COMMANDS.filter((c) => c.names.includes(process.argv[2] ?? ''));
 
 try {
+  for (const command of named.length > 0 ? named : COMMANDS) (await command.load())(program);
   await program.parseAsync(process.argv);
 } catch (error) {
   process.stderr.write(`clapset: ${errorMessage(error)}\n`);
