@@ -119,6 +119,8 @@ export async function processCrawlJob(
         return value;
       } catch (error) {
         if (!isTransientError(error)) throw error;
+        // Draining while storage is down: nothing new to checkpoint, so hand the crawl back at once.
+        if (signal?.aborted) throw new CrawlStopped();
         troubleSince ??= Date.now();
         const seconds = Math.round((Date.now() - troubleSince) / 1000);
         if (Date.now() - troubleSince >= patience) {
