@@ -3,7 +3,9 @@ import { configFromEnv } from '../schemas/config.ts';
 import { needsSourceContext } from '../crawl/dry-run.ts';
 import { SOURCE_TYPES } from '../crawl/source-settings.ts';
 import { probeSource, type ProbeReport } from '../sources/probe.ts';
+import { recordProbe } from '../sources/probe-history.ts';
 import { createSource } from '../sources/registry.ts';
+import { redisAnswers } from '../infra/redis/connection.ts';
 import { openQueueContext } from './context.ts';
 import { sourceSpecFromOptions } from './crawl-command.ts';
 
@@ -44,11 +46,15 @@ export function registerProbeCommand(program: Command): void {
     .option('--json', 'print the report as one JSON object', false)
     .action(async (sourceType: string, options: ProbeOptions) => {
       const spec = sourceSpecFromOptions(sourceType, options);
-      const ctx = needsSourceContext(spec) ? await openQueueContext(configFromEnv()) : null;
+      const config = configFromEnv();
+      // Remote sources need Redis (the shared rate limit); a local one records its probe when Redis is there.
+      const ctx = needsSourceContext(spec) || (await redisAnswers(config.redisUrl)) ? await openQueueContext(config) : null;
       try {
         // Few retries: a probe reports trouble, it does not sit it out.
         const context = ctx ? { redis: ctx.connection, prefix: ctx.prefix, http: { retries: 1 } } : undefined;
         const report = await probeSource(createSource(spec, context));
+        // For the dashboard's "last probe" table.
+        if (ctx) await recordProbe(ctx.connection, ctx.prefix, report);
         process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : render(report));
         if (!report.ok) process.exitCode = 1;
       } finally {

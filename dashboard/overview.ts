@@ -6,6 +6,7 @@ import { LAION_AUDIO_630K } from '../dataset/dataset-card.ts';
 import { readManifest } from '../dataset/finalise.ts';
 import { readLiveShards, readLiveStats, readRecentFailures } from '../workers/shard/live-stats.ts';
 import { readPipelineStatus } from '../crawl/queue-status.ts';
+import { readProbes } from '../sources/probe-history.ts';
 import { datasetStatsSchema } from '../schemas/stats.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import { readJson, STATS_KEY } from '../infra/store/dataset-layout.ts';
@@ -17,13 +18,14 @@ export interface DashboardDataset {
 
 /** Everything the page shows, in one JSON document; messages pass through `redact` on the way out. */
 export async function buildOverview(ctx: QueueContext, datasets: readonly DashboardDataset[]) {
-  const [queues, stageMetrics] = await Promise.all([readPipelineStatus(ctx), readStageMetrics(ctx.connection, ctx.prefix)]);
+  const [queues, stageMetrics, probes] = await Promise.all([readPipelineStatus(ctx), readStageMetrics(ctx.connection, ctx.prefix), readProbes(ctx.connection, ctx.prefix)]);
   for (const crawl of queues.crawls) if (crawl.failedReason) crawl.failedReason = redact(crawl.failedReason);
   return {
     generated_at: new Date().toISOString(),
     laion: LAION_AUDIO_630K,
     queues,
     stageMetrics,
+    probes: probes.map((p) => ({ ...p, problems: p.problems.map(redact) })),
     datasets: await Promise.all(
       datasets.map(async ({ uri, store }, index) => ({
         uri,

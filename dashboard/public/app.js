@@ -171,9 +171,22 @@ function searchForm(dataset) {
   return form;
 }
 
+function renderProbes(overview) {
+  const body = $('#probes tbody');
+  body.replaceChildren();
+  const mark = (v) => (v === null ? '–' : v ? 'yes' : 'NO');
+  for (const p of overview.probes || []) {
+    const row = body.insertRow();
+    row.dataset.source = p.source;
+    row.className = p.ok ? 'ok' : 'drift';
+    [p.source, new Date(p.checked_at).toLocaleString(), p.ok ? 'ok' : 'DRIFT', mark(p.reachable), mark(p.authorised), mark(p.format), mark(p.media), p.total === null ? 'not stated' : int(p.total), p.problems.join('; ')].forEach((v) => cell(row, String(v)));
+  }
+}
+
 function render(overview) {
   $('#updated').textContent = `updated ${new Date(overview.generated_at).toLocaleTimeString()}`;
   renderStages(overview);
+  renderProbes(overview);
   renderThroughput(overview);
   $('#datasets').replaceChildren(...overview.datasets.map((d) => renderDataset(d, overview.laion)));
   document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);

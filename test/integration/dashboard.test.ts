@@ -14,6 +14,7 @@ import { crawlJobSchema } from '../../schemas/jobs.ts';
 import { makeTone } from '../../demo/providers/tone.ts';
 import { makeTextAsWav } from '../helpers/audio-fixtures.ts';
 import { testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const CHROMIUM = process.env.CLAPSET_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
@@ -99,6 +100,19 @@ test('beyond loopback the dashboard needs a token, and refuses requests without 
   }
 });
 
+test('the last clapset probe of each source is in the overview, healthy and drifted', async () => {
+  const env = { ...process.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix };
+  const healthy = await runCli(['probe', 'local', '--root', join(work, 'sounds'), '--name', 'sounds'], env);
+  assert.equal(healthy.code, 0, healthy.stderr);
+  await mkdir(join(work, 'empty'), { recursive: true });
+  const drifted = await runCli(['probe', 'local', '--root', join(work, 'empty'), '--name', 'empty-folder'], env);
+  assert.equal(drifted.code, 1, drifted.stdout);
+  const overview = (await (await fetch(`${dashboard.url}/api/overview`)).json()) as { probes: { source: string; ok: boolean; checked_at: string; problems: string[] }[] };
+  assert.deepEqual(overview.probes.map((p) => [p.source, p.ok]), [['empty-folder', false], ['sounds', true]]);
+  assert.ok(overview.probes.every((p) => Date.now() - Date.parse(p.checked_at) < 10 * 60_000), 'checked_at is a recent time');
+  assert.ok(overview.probes[0]!.problems.length > 0, 'the drift is named');
+});
+
 test('in Chromium: numbers, charts, live updates, and a failure appearing after one is injected', async (t) => {
   assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
   await mkdir(ARTIFACTS, { recursive: true });
@@ -119,6 +133,8 @@ test('in Chromium: numbers, charts, live updates, and a failure appearing after 
   assert.equal(bars.reduce((a, b) => a + b, 0), 5, 'the histogram holds every sample');
   assert.ok(bars.filter((b) => b > 0).length >= 3, 'lengths spread over several bins');
   assert.equal(await page.locator('#connection').textContent(), 'live');
+  assert.equal(await page.locator('#probes tr[data-source="empty-folder"] td:nth-child(3)').textContent(), 'DRIFT');
+  assert.equal(await page.locator('#probes tr[data-source="sounds"] td:nth-child(3)').textContent(), 'ok');
   const updates = Number(await page.evaluate(() => document.body.dataset.updates));
   await page.waitForFunction((n) => Number(document.body.dataset.updates) > n + 1, updates);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-before-failure.png'), fullPage: true });
@@ -127,7 +143,8 @@ test('in Chromium: numbers, charts, live updates, and a failure appearing after 
   const bad = join(work, 'bad');
   await mkdir(bad, { recursive: true });
   await makeTextAsWav(join(bad, 'Not_audio.wav'), 'definitely not audio');
-  await crawl('broken', bad);
+  // A crawl in which every clip failed is an error, and its failure is still recorded and shown.
+  await assert.rejects(crawl('broken', bad), /broken: all 1 clips failed/);
   const failure = page.locator(`section.dataset[data-uri="${dataset}"] .failures tr`, { hasText: 'Not_audio.wav' });
   await failure.waitFor({ timeout: 15_000 });
   assert.equal(await failure.locator('td.reason').textContent(), 'decode_error');
