@@ -1,37 +1,23 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { redisAnswers } from '../../infra/redis/connection.ts';
 import { runCli } from '../helpers/cli.ts';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/clapset.js', import.meta.url));
 
 // A private redis-server that may evict keys: the shared Redis must never be reconfigured.
-let redis: ChildProcess;
+let redis: RedisServerHandle;
 let url: string;
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 before(async () => {
-  const port = await freePort();
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru', '--requirepass', 'hunter2-redis-secret'], { stdio: 'ignore' });
-  url = `redis://:hunter2-redis-secret@127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await redisAnswers(url, 300)); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(await redisAnswers(url), 'the private redis-server answers');
+  redis = await startRedisServer({ args: ['--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], password: 'hunter2-redis-secret' });
+  url = redis.url;
 });
 
-after(() => {
-  redis.kill('SIGTERM');
-});
+after(() => redis.stop());
 
 const env = () => ({ ...process.env, CLAPSET_REDIS_URL: url, CLAPSET_PREFIX: 'clapset-test-eviction' });
 
