@@ -88,3 +88,44 @@ test('SIGTERM to the worker holding the crawl: it exits within its grace, anothe
     await ctx.close();
   }
 });
+
+test('a rolling SIGTERM restart of every worker during a crawl ends with the same dataset as an uninterrupted run, and stalls no job', async (t) => {
+  const ctx = testQueueContext();
+  const env = { ...process.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix };
+  const crawlArgs = (dataset: string, extra: string[] = []) =>
+    ['crawl', 'local', '--root', collection.root, '--name', 'rolling', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '2', '--json', ...extra];
+  const reference = join(out, 'rolling-reference');
+  const uninterrupted = await runCli(crawlArgs(reference, ['--workers', '2']), env);
+  assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
+
+  const dataset = join(out, 'rolling');
+  const logFile = join(out, 'rolling.log');
+  const start = () => spawnLocalWorkers(1, { env, stages: STAGES, concurrency: 1, logFile });
+  const fleet = [start(), start()];
+  try {
+    const crawl = runCli(crawlArgs(dataset), env);
+    const drains: number[] = [];
+    // Replace each original worker in turn, each after one more shard is done.
+    for (const [i, old] of [...fleet].entries()) {
+      await waitFor(() => statsCount(dataset) >= i + 1, () => logLines(logFile).length, 60_000, `shard ${i + 1}`);
+      const signalled = Date.now();
+      const exited = once(old.processes[0]!, 'exit');
+      old.processes[0]!.kill('SIGTERM');
+      const [code] = await exited;
+      assert.equal(code, 0);
+      drains.push((Date.now() - signalled) / 1000);
+      fleet.push(start());
+    }
+    const done = await crawl;
+    assert.equal(done.code, 0, done.stderr);
+    t.diagnostic(`drains took ${drains.map((s) => s.toFixed(2)).join(', ')} s`);
+    const digest = async (dir: string) =>
+      (await readSamples(openStore(dir))).map((s) => `${s.split}/${s.key} ${s.flacSha256} ${JSON.stringify(s.json)}`).sort();
+    assert.deepEqual(await digest(dataset), await digest(reference), 'same samples, same audio, same JSON');
+    assert.equal((await digest(dataset)).length, collection.valid.length);
+    assert.deepEqual(logLines(logFile).filter((l) => /stalled|lock lost/.test(l.msg)), [], 'no job stalled or lost its lock');
+  } finally {
+    await Promise.all(fleet.map((w) => w.stop()));
+    await ctx.close();
+  }
+});
