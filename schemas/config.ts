@@ -1,5 +1,5 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseOrThrow } from './parse.ts';
 
@@ -18,6 +18,8 @@ export const configSchema = z.object({
   contact: z.string().optional(),
   /** Default `worker --device` (checked against what runs here when the worker starts). */
   device: z.string().default('cpu'),
+  /** Where model ids resolve (`<modelsDir>/<owner>/<name>`, what `clapset models pull` fills). */
+  modelsDir: z.string().min(1),
   /** Default `crawl --caption-model` / `--clap-model`. */
   captionModel: z.string().optional(),
   clapModel: z.string().optional(),
@@ -46,6 +48,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       workDir: env.CLAPSET_WORK_DIR || undefined,
       contact: env.CLAPSET_CONTACT || undefined,
       device: env.CLAPSET_DEVICE || undefined,
+      modelsDir: env.CLAPSET_MODELS_DIR ? resolve(env.CLAPSET_MODELS_DIR) : join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'clapset', 'models'),
       captionModel: env.CLAPSET_CAPTION_MODEL || undefined,
       clapModel: env.CLAPSET_CLAP_MODEL || undefined,
       dashboardToken: env.CLAPSET_DASHBOARD_TOKEN || undefined,

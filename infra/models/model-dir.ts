@@ -5,8 +5,8 @@
  * CLAPSET_MODELS_DIR, else `~/.cache/clapset/models`. Nothing is ever fetched at load time.
  */
 import { stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { configFromEnv } from '../../schemas/config.ts';
 import type { ModelDtype } from '../../schemas/dataset.ts';
 
 /** transformers.js' dtype names and the file suffix each selects (`encoder_model<suffix>.onnx`). */
@@ -16,12 +16,12 @@ export type { ModelDtype };
 const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 
 export function modelsRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CLAPSET_MODELS_DIR ? resolve(env.CLAPSET_MODELS_DIR) : join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'clapset', 'models');
+  return configFromEnv(env).modelsDir;
 }
 
 /** The caption model chosen by option, then environment; null means "use the template captioner". */
 export function captionModelSetting(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
-  const value = (option ?? env.CLAPSET_CAPTION_MODEL ?? '').trim();
+  const value = (option ?? configFromEnv(env).captionModel ?? '').trim();
   return value === '' ? null : value;
 }
 
