@@ -63,7 +63,9 @@ export interface ChaosOptions {
   stallMs: number;
   /** Plant a gzip bomb that inflates past the workers' 2 GiB download cap (costs seconds of CPU and disk). */
   bomb: boolean;
-  /** Bound on the whole run. */
+  /** Fail when no shard finished for this long: a loaded machine is slow, not stuck. */
+  idleMs: number;
+  /** Outer bound on the whole run (generous: `idleMs` is what catches a stuck run). */
   deadlineMs: number;
   redisUrl: string;
   onLog?: (line: string) => void;
@@ -99,7 +101,9 @@ export const FULL_RUN: Omit<ChaosOptions, 'redisUrl'> = {
   stormSize: [2, 3],
   stallMs: 20_000,
   bomb: true,
-  deadlineMs: 9.5 * 60_000,
+  // A SIGKILLed crawl holder's lock (60 s) plus the stall check, with room to spare.
+  idleMs: 180_000,
+  deadlineMs: 30 * 60_000,
 };
 
 /**
@@ -126,7 +130,8 @@ export const CI_RUN: Omit<ChaosOptions, 'redisUrl'> = {
   stormSize: [1, 2],
   stallMs: 5000,
   bomb: false,
-  deadlineMs: 100_000,
+  idleMs: 90_000,
+  deadlineMs: 15 * 60_000,
 };
 
 const BUCKET = 'clapset-chaos';
@@ -165,7 +170,7 @@ export interface ChaosResult {
   };
 }
 
-/** Runs the whole scenario; the returned report is what `npm run chaos` prints. Throws past the deadline. */
+/** Runs the whole scenario; the returned report is what `npm run chaos` prints. Throws when progress stops for `idleMs` (or past the deadline). */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
   const deadline = started + options.deadlineMs;
@@ -270,6 +275,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const expectedShards = plannedShards(catalogue, options.shardSize);
     const monkey = startMonkey(events, async () => (await countDoneShards(store)) / expectedShards, { started, stallMs: options.stallMs, until: deadline });
     closers.push(() => monkey.stop());
+    const watch = watchProgress(() => countDoneShards(store));
+    closers.push(() => watch.stop());
 
     // ---- The crawls, resubmitted with resume whenever Redis lost them.
     const resubmits: Record<string, number> = {};
@@ -279,11 +286,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       crawlJobs(providers, { ...options, dataset: DATASET }).map(async (crawl, i) => {
         const name = crawl.source.name;
         resubmits[name] = 0;
-        summaries[name] = await driveCrawl(ctx, store, crawl, { fresh: i === 0, deadline, onResubmit: (why) => (resubmits[name]!++, say(`chaos: resubmitting the ${name} crawl with resume (${why})`)) });
+        summaries[name] = await driveCrawl(ctx, store, crawl, { fresh: i === 0, deadline, idleMs: options.idleMs, idleFor: watch.idleFor, onResubmit: (why) => (resubmits[name]!++, say(`chaos: resubmitting the ${name} crawl with resume (${why})`)) });
         say(`chaos: ${name} crawl finished after ${Math.round((Date.now() - started) / 1000)} s`);
       }),
     );
     loopDelay.disable();
+    await watch.stop();
     const fired = await monkey.stop();
 
     // ---- The dashboard's token and answers, the counters; then stop everything that writes.
@@ -364,7 +372,7 @@ async function driveCrawl(
   ctx: QueueContext,
   store: ObjectStore,
   crawl: CrawlJob,
-  options: { fresh: boolean; deadline: number; onResubmit: (why: string) => void },
+  options: { fresh: boolean; deadline: number; idleMs: number; idleFor: () => number; onResubmit: (why: string) => void },
 ): Promise<CrawlSummary> {
   let resume = !options.fresh;
   for (let attempt = 0; attempt < 6; attempt++) {
@@ -372,14 +380,19 @@ async function driveCrawl(
     resume = true;
     const waiting = waitForCrawl(ctx, id, () => {});
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new DeadlineError()), Math.max(0, options.deadline - Date.now()))));
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setInterval(() => {
+        if (options.idleFor() > options.idleMs) reject(new DeadlineError(`made no progress (no shard finished) for ${Math.round(options.idleFor() / 1000)} s`));
+        else if (Date.now() > options.deadline) reject(new DeadlineError('did not finish before the deadline'));
+      }, 1000);
+    });
     try {
-      return await Promise.race([waiting, late]);
+      return await Promise.race([waiting, stuck]);
     } catch (error) {
-      if (error instanceof DeadlineError) throw new Error(`the ${crawl.source.name} crawl did not finish before the deadline`, { cause: error });
+      if (error instanceof DeadlineError) throw new Error(`the ${crawl.source.name} crawl ${error.message}`, { cause: error });
       options.onResubmit((error as Error).message.slice(0, 200));
     } finally {
-      clearTimeout(timer);
+      clearInterval(timer);
       waiting.catch(() => {});
     }
   }
@@ -387,3 +400,24 @@ async function driveCrawl(
 }
 
 class DeadlineError extends Error {}
+
+/** How long since the count of finished shards last changed, polled every `intervalMs`. */
+function watchProgress(count: () => Promise<number>, intervalMs = 2000): { idleFor: () => number; stop: () => Promise<void> } {
+  let done = -1;
+  let at = Date.now();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const n = await count().catch(() => done); // a faulty listing is no news, not progress
+      if (n !== done) [done, at] = [n, Date.now()];
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    idleFor: () => Date.now() - at,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
