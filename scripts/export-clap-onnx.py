@@ -357,13 +357,20 @@ def example_batch(generator):
     return x, longer
 
 
+def legacy_exporter():
+    """torch >= 2.9 defaults torch.onnx.export to the dynamo exporter; this script is written for the
+    TorchScript one (dynamic_axes, traced shapes), which older versions only have."""
+    import inspect
+    return {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def export_audio(wrapper, path, opset):
     generator = torch.Generator().manual_seed(0)
     x, longer = example_batch(generator)
     with torch.no_grad():
         torch.onnx.export(wrapper, (x, longer), path, input_names=['input_features', 'is_longer'],
                           output_names=['audio_embeds'], dynamic_axes=AUDIO_AXES, opset_version=opset,
-                          do_constant_folding=True)
+                          do_constant_folding=True, **legacy_exporter())
 
 
 def export_text(wrapper, path, opset, vocab_size):
@@ -372,7 +379,7 @@ def export_text(wrapper, path, opset, vocab_size):
     with torch.no_grad():
         torch.onnx.export(wrapper, (ids,), path, input_names=['input_ids'], output_names=['text_embeds'],
                           dynamic_axes={'input_ids': {0: 'batch_size', 1: 'sequence_length'}, 'text_embeds': {0: 'batch_size'}},
-                          opset_version=opset, do_constant_folding=True)
+                          opset_version=opset, do_constant_folding=True, **legacy_exporter())
 
 
 def preprocessor_config(source_values=None):
@@ -484,16 +491,28 @@ def check_audio(reference, model_path, clips, tolerance):
     return report, worst <= tolerance
 
 
-def check_text(model, model_path, vocab_size, tolerance):
+def check_text(model, model_path, vocab_size, tolerance, tokenizer=None, captions=()):
+    """Random ids in a batch, then each caption alone (tokenised as CLAP does: <s> ... </s>, at most 77)."""
     run, _ = onnx_runner(model_path)
     ids = torch.randint(3, vocab_size, (3, 13), generator=torch.Generator().manual_seed(1))
     ids[:, 0], ids[:, -1] = 0, 2
     with torch.no_grad():
         pt = model(ids).numpy()
     ox = run({'input_ids': ids.numpy().astype(np.int64)})
-    diff = float(np.abs(unit(pt) - unit(ox)).max())
-    print(f'check: text graph, max unit-norm difference {diff:.3g}')
-    return diff <= tolerance
+    worst = float(np.abs(unit(pt) - unit(ox)).max())
+    texts = []
+    for caption in captions:
+        row = tokenizer(caption, truncation=True, max_length=77)['input_ids']
+        ids = torch.tensor([row], dtype=torch.int64)
+        with torch.no_grad():
+            pt = model(ids).numpy()
+        ox = run({'input_ids': ids.numpy()})
+        diff = float(np.abs(unit(pt) - unit(ox)).max())
+        worst = max(worst, diff)
+        texts.append({'text': caption, 'input_ids': row, 'torch_text_embeds': pt[0].tolist(), 'torch_unit_embedding': unit(pt)[0].tolist(),
+                      'max_abs_diff_unit': diff})
+    print(f'check: text graph, max unit-norm difference {worst:.3g} ({len(captions)} captions + a random batch)')
+    return worst <= tolerance, {'max_abs_diff_unit': worst, 'captions': texts}
 
 
 def synthetic_clips(n=3):
@@ -526,6 +545,7 @@ def main():
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--check', nargs='*', metavar='FEATURES.npy[:longer]', default=None,
                         help='compare ONNX Runtime with PyTorch (clapset features files; none: seeded random features)')
+    parser.add_argument('--check-text', nargs='*', default=[], metavar='CAPTION', help='hf: captions to check the text graph on (recorded in --report)')
     parser.add_argument('--tolerance', type=float, default=1e-4, help='max |difference| of unit-norm embeddings')
     parser.add_argument('--report', help='write the check (every embedding, every difference) as JSON')
     args = parser.parse_args()
@@ -533,7 +553,7 @@ def main():
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     os.makedirs(os.path.join(args.out, 'onnx'), exist_ok=True)
     audio_path = os.path.join(args.out, 'onnx', 'audio_model.onnx')
-    text_ok = True
+    text_ok, text_report = True, None
 
     if args.source == 'tiny-laion':
         htsat, projection, htsat_module = tiny_laion_model(args.laion_src, args.seed, args.projection_dim)
@@ -563,21 +583,25 @@ def main():
         text_path = os.path.join(args.out, 'onnx', 'text_model.onnx')
         export_text(HfText(text).eval(), text_path, args.opset, config.text_config.vocab_size)
         config.save_pretrained(args.out)
-        processor.save_pretrained(args.out)  # tokenizer.json, tokenizer_config.json, special_tokens_map.json, preprocessor_config.json
-        source_pre = os.path.join(args.out, 'preprocessor_config.json')
-        with open(source_pre) as f:
-            write_json(source_pre, preprocessor_config(json.load(f)))
+        # tokenizer.json, tokenizer_config.json (+ special_tokens_map.json, preprocessor_config.json in
+        # transformers 4; transformers 5 writes processor_config.json instead): clapset reads
+        # preprocessor_config.json, so it is written from the feature extractor either way.
+        processor.save_pretrained(args.out)
+        write_json(os.path.join(args.out, 'preprocessor_config.json'), preprocessor_config(processor.feature_extractor.to_dict()))
         for name in ('tokenizer.json', 'tokenizer_config.json'):
             if not os.path.isfile(os.path.join(args.out, name)):
                 raise SystemExit(f'{args.out}/{name} was not written (the processor needs a fast RoBERTa tokenizer)')
         print(f'wrote {audio_path}, {text_path}, configs and tokenizer to {args.out}')
         if args.check is not None:
-            text_ok = check_text(HfText(text).eval(), text_path, config.text_config.vocab_size, args.tolerance)
+            text_ok, text_report = check_text(HfText(text).eval(), text_path, config.text_config.vocab_size, args.tolerance,
+                                              processor.tokenizer, args.check_text)
 
     if args.check is None:
         return 0
     clips = [read_npy_features(spec) for spec in args.check] if args.check else synthetic_clips()
     report, ok = check_audio(reference, audio_path, clips, args.tolerance)
+    if text_report is not None:
+        report['text'] = text_report
     if args.report:
         write_json(args.report, report)
     if not (ok and text_ok):

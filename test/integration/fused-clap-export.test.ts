@@ -164,3 +164,73 @@ describe('fused CLAP export (scripts/export-clap-onnx.py) against LAION-CLAP PyT
     assert.ok(d > 10 * TOLERANCE, `other crops change the embedding by ${d}`);
   });
 });
+
+/**
+ * The `hf` path (what `laion/clap-htsat-fused` and converted LAION checkpoints take): a shrunken,
+ * randomly initialised fused ClapModel in transformers' format (scripts/make-tiny-hf-clap.py),
+ * exported by `export-clap-onnx.py hf` to a complete folder (audio and text graphs, tokenizer,
+ * configs), committed as test/fixtures/fused-clap-hf/ with PyTorch's embeddings
+ * (scripts/make-fused-clap-hf-fixture.sh). The folder is loaded as written.
+ */
+describe('fused CLAP export, hf path (transformers ClapModel) against PyTorch', () => {
+  const HF = join(FIXTURE, '..', 'fused-clap-hf');
+  interface HfExpected {
+    clips: (Pick<FixtureClipEntry, 'name' | 'seed' | 'clapset_features_npy_sha256' | 'is_longer' | 'torch_unit_embedding' | 'flipped'>)[];
+    texts: { text: string; input_ids: number[]; torch_unit_embedding: number[] }[];
+  }
+  let hf: ClapEmbedder;
+  let want: HfExpected;
+
+  before(async () => {
+    want = JSON.parse(await readFile(join(HF, 'embeddings.json'), 'utf8')) as HfExpected;
+    hf = await ClapEmbedder.load(join(HF, 'model'), { threads: 1 });
+  });
+  after(async () => {
+    await hf?.close();
+  });
+
+  test('the exported folder loads as is: fused, fusion features, is_longer input, 128-d', async () => {
+    assert.equal(hf.model.fused, true);
+    assert.equal(hf.model.truncation, 'fusion');
+    assert.equal(hf.model.filterBank, 'htk');
+    assert.equal(hf.dim, 128);
+    const session = await ort.InferenceSession.create(join(HF, 'model', 'onnx', 'audio_model.onnx'));
+    const text = await ort.InferenceSession.create(join(HF, 'model', 'onnx', 'text_model.onnx'));
+    try {
+      assert.deepEqual(session.inputNames, ['input_features', 'is_longer']);
+      assert.deepEqual(text.inputNames, ['input_ids']);
+      assert.deepEqual(text.outputNames, ['text_embeds']);
+    } finally {
+      await Promise.all([session.release(), text.release()]);
+    }
+  });
+
+  test('audio: clapset equals transformers PyTorch to 1e-4, alone, batched and with is_longer flipped', async (t) => {
+    const features = clips.map((clip) => hf.features(clip.pcm, clip.seed));
+    for (const [i, clip] of clips.entries()) {
+      const expected = want.clips.find((c) => c.name === clip.name)!;
+      assert.equal(createHash('sha256').update(encodeNpy(features[i]!.data, features[i]!.shape)).digest('hex'), expected.clapset_features_npy_sha256);
+      assert.equal(features[i]!.longer, expected.is_longer);
+    }
+    const flipped = features.map((f) => ({ ...f, longer: !f.longer }));
+    const batched = await hf.embedAudio([...features, ...flipped]);
+    for (const [i, clip] of clips.entries()) {
+      const expected = want.clips.find((c) => c.name === clip.name)!;
+      const [alone] = await hf.embedAudio([features[i]!]);
+      const d = [maxDiff(alone!, expected.torch_unit_embedding), maxDiff(batched[i]!, expected.torch_unit_embedding), maxDiff(batched[clips.length + i]!, expected.flipped.torch_unit_embedding)];
+      t.diagnostic(`${clip.name}: alone ${d[0]!.toExponential(2)}, batched ${d[1]!.toExponential(2)}, flipped ${d[2]!.toExponential(2)}`);
+      for (const x of d) assert.ok(x <= TOLERANCE, `${clip.name}: ${d.join(', ')}`);
+      assert.ok(maxDiff(expected.flipped.torch_unit_embedding, expected.torch_unit_embedding) > 100 * TOLERANCE, `${clip.name}: is_longer matters`);
+    }
+  });
+
+  test("text: clapset's tokens are transformers' and its text embeddings equal PyTorch to 1e-4", async (t) => {
+    const out = await hf.embedText(want.texts.map((x) => x.text));
+    for (const [i, expected] of want.texts.entries()) {
+      assert.deepEqual(hf.encode(expected.text), expected.input_ids, expected.text);
+      const d = maxDiff(out[i]!, expected.torch_unit_embedding);
+      t.diagnostic(`${JSON.stringify(expected.text)}: ${d.toExponential(2)}`);
+      assert.ok(d <= TOLERANCE, `${expected.text}: ${d}`);
+    }
+  });
+});
