@@ -4,7 +4,7 @@ audio_config.enable_fusion, plus a ClapProcessor), to run `export-clap-onnx.py h
 checkpoint can be fetched. Weights are seeded and mean nothing.
 
 Usage: make-tiny-hf-clap.py <out-dir> --tokenizer-dir <folder with a RoBERTa-style tokenizer.json>
-       [--seed 1] [--projection-dim 128]
+       [--seed 1] [--projection-dim 128] [--full-size]
 (clapset's forge writes one: node --import tsx demo/forge/clap.ts /tmp/forge --fused)
 Needs torch and transformers.
 """
@@ -22,16 +22,21 @@ def main():
     parser.add_argument('--tokenizer-dir', required=True)
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--projection-dim', type=int, default=128, help='joint embedding size (real CLAP: 512)')
+    parser.add_argument('--full-size', action='store_true',
+                        help="transformers' default ClapConfig (= laion/clap-htsat-fused's sizes: HTSAT-tiny 96 wide, depths "
+                             "[2, 2, 6, 2], RoBERTa-base text, projection 512) instead of the shrunken one; vocab from the tokenizer")
     args = parser.parse_args()
     tokenizer = RobertaTokenizerFast(tokenizer_file=os.path.join(args.tokenizer_dir, 'tokenizer.json'),
                                      bos_token='<s>', eos_token='</s>', sep_token='</s>', cls_token='<s>',
                                      unk_token='<unk>', pad_token='<pad>', mask_token='<mask>')
-    config = ClapConfig(
+    small = ClapConfig(
         text_config={'vocab_size': len(tokenizer), 'hidden_size': 32, 'num_hidden_layers': 2, 'num_attention_heads': 2,
                      'intermediate_size': 64, 'max_position_embeddings': 80, 'projection_dim': args.projection_dim},
         audio_config={'enable_fusion': True, 'fusion_type': 'aff_2d', 'patch_embeds_hidden_size': 8, 'depths': [1, 2, 2, 2],
                       'num_attention_heads': [2, 2, 4, 4], 'hidden_size': 64, 'projection_dim': args.projection_dim},
         projection_dim=args.projection_dim)
+    full = ClapConfig(text_config={'vocab_size': len(tokenizer)}, audio_config={'enable_fusion': True, 'fusion_type': 'aff_2d'})
+    config = full if args.full_size else small
     torch.manual_seed(args.seed)
     model = ClapModel(config).eval()
     g = torch.Generator().manual_seed(args.seed)
