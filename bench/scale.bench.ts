@@ -129,6 +129,41 @@ interface Row {
   samples: number;
 }
 
+/** Ratios between the smallest and the largest run so far and the projection (after every size, so a run cut short has them too). */
+function summarise(rows: readonly Row[]): void {
+  const first = rows[0]!;
+  const last = rows.at(-1)!;
+  const extra = (r: Row) => r.peakMemory - r.baseMemory;
+  const perClip = (r: Row) => ({
+    'seconds/clip': r.seconds / r.n,
+    'Redis commands/clip': r.commands / r.n,
+    'S3 requests/clip': r.requests / r.n,
+    'planner ms/clip': r.plannerMs / r.n,
+    'finalise ms/clip': r.finaliseMs / r.n,
+  });
+  if (rows.length > 1) {
+    console.log(`\nratios N=${last.n} / N=${first.n} (goal ≤ 1.1):`);
+    const a = perClip(first);
+    const b = perClip(last);
+    for (const name of Object.keys(a) as (keyof typeof a)[]) {
+      const ratio = b[name] / a[name];
+      console.log(`  ${name.padEnd(22)} ${a[name].toPrecision(3).padStart(9)} → ${b[name].toPrecision(3).padStart(9)}   ${ratio.toFixed(2)}× ${ratio <= 1.1 ? 'ok' : 'GROWS'}`);
+    }
+    console.log(`  Redis peak over idle     ${(extra(first) / 2 ** 20).toFixed(2)} MiB → ${(extra(last) / 2 ** 20).toFixed(2)} MiB   ${(extra(last) / extra(first)).toFixed(2)}× (bounded work in flight: should not follow N)`);
+  }
+  // Per-clip figures of the largest run, times 633,526; memory along the line through the smallest and largest runs.
+  const scale = LAION_CLIPS / last.n;
+  // Over idle: the idle figure itself (connections, scripts, allocator) drifts between runs.
+  const slope = rows.length > 1 ? Math.max(0, (extra(last) - extra(first)) / (last.n - first.n)) : 0;
+  const memory = last.peakMemory + slope * (LAION_CLIPS - last.n);
+  console.log(
+    `\nprojection to ${LAION_CLIPS.toLocaleString('en')} clips (these ${args.workers} workers, linear in N): ${((last.seconds * scale) / 3600).toFixed(1)} h; ` +
+      `Redis peak ≤ ${(memory / 2 ** 20).toFixed(1)} MiB (${(slope * 1000).toFixed(0)} B per 1,000 clips beyond the work in flight, an upper bound: event streams stop at their cap); ` +
+      `${((last.commands * scale) / 1e6).toFixed(1)} M Redis commands; ${((last.requests * scale) / 1e6).toFixed(2)} M S3 requests; ` +
+      `planner ${((last.plannerMs * scale) / 1000).toFixed(1)} s; finalise ${((last.finaliseMs * scale) / 1000).toFixed(1)} s`,
+  );
+}
+
 const work = await mkdtemp(join(tmpdir(), 'clapset-scale-'));
 const s3 = await startS3Server({ bucket: 'scale-bench' });
 const proxy = countingProxy(new URL(s3.endpoint));
@@ -211,6 +246,9 @@ try {
         .join(', ');
       const requests = [...proxy.counts.values()].reduce((a, b) => a + b, 0);
       const byKind = [...proxy.counts].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${(v / n).toFixed(2)}`).join(', ');
+      // BullMQ's per-queue event streams (capped at ~10,000 entries each) are what grows with N here.
+      let eventsBytes = 0;
+      for (const stage of STAGES) eventsBytes += Number((await redis.call('MEMORY', 'USAGE', `${prefix}:${stage}:events`)) ?? 0);
       if (summary.samples !== n) throw new Error(`crawl of ${n} clips wrote ${summary.samples} samples (failed ${summary.failed}, filtered ${summary.filtered})`);
 
       // Finalisation, as the crawl's last step runs it (the crawl did it already; this times it alone).
@@ -223,7 +261,8 @@ try {
       console.log(
         `N=${n}: ${(n / seconds).toFixed(1)} clips/s (${seconds.toFixed(1)} s); Redis peak used_memory ${(peakMemory / 2 ** 20).toFixed(2)} MiB ` +
           `(+${((peakMemory - baseMemory) / 2 ** 20).toFixed(2)} over idle); ${(rows.at(-1)!.commands / n).toFixed(1)} Redis commands/clip; ` +
-          `${(requests / n).toFixed(2)} S3 requests/clip (${byKind}); planner ${plannerMs.toFixed(0)} ms; finalise ${finaliseMs.toFixed(0)} ms\n` +
+          `${(requests / n).toFixed(2)} S3 requests/clip (${byKind}); planner ${plannerMs.toFixed(0)} ms; finalise ${finaliseMs.toFixed(0)} ms; ` +
+          `event streams at the end ${(eventsBytes / 2 ** 20).toFixed(2)} MiB\n` +
           `  per clip: ${topCommands}; jobs: ${await stageSeconds(logFile)}`,
       );
     } finally {
@@ -232,39 +271,9 @@ try {
       await connection.quit();
       await rm(root, { recursive: true, force: true });
     }
+    summarise(rows);
   }
 
-  const first = rows[0]!;
-  const last = rows.at(-1)!;
-  const extra = (r: Row) => r.peakMemory - r.baseMemory;
-  const perClip = (r: Row) => ({
-    'seconds/clip': r.seconds / r.n,
-    'Redis commands/clip': r.commands / r.n,
-    'S3 requests/clip': r.requests / r.n,
-    'planner ms/clip': r.plannerMs / r.n,
-    'finalise ms/clip': r.finaliseMs / r.n,
-  });
-  if (rows.length > 1) {
-    console.log(`\nratios N=${last.n} / N=${first.n} (goal ≤ 1.1):`);
-    const a = perClip(first);
-    const b = perClip(last);
-    for (const name of Object.keys(a) as (keyof typeof a)[]) {
-      const ratio = b[name] / a[name];
-      console.log(`  ${name.padEnd(22)} ${a[name].toPrecision(3).padStart(9)} → ${b[name].toPrecision(3).padStart(9)}   ${ratio.toFixed(2)}× ${ratio <= 1.1 ? 'ok' : 'GROWS'}`);
-    }
-    console.log(`  Redis peak over idle     ${(extra(first) / 2 ** 20).toFixed(2)} MiB → ${(extra(last) / 2 ** 20).toFixed(2)} MiB   ${(extra(last) / extra(first)).toFixed(2)}× (bounded work in flight: should not follow N)`);
-  }
-  // Per-clip figures of the largest run, times 633,526; memory along the line through the smallest and largest runs.
-  const scale = LAION_CLIPS / last.n;
-  // Over idle: the idle figure itself (connections, scripts, allocator) drifts between runs.
-  const slope = rows.length > 1 ? Math.max(0, (extra(last) - extra(first)) / (last.n - first.n)) : 0;
-  const memory = last.peakMemory + slope * (LAION_CLIPS - last.n);
-  console.log(
-    `\nprojection to ${LAION_CLIPS.toLocaleString('en')} clips (these ${args.workers} workers, linear in N): ${((last.seconds * scale) / 3600).toFixed(1)} h; ` +
-      `Redis peak ${(memory / 2 ** 20).toFixed(1)} MiB (${(slope * 1000).toFixed(0)} B per 1,000 clips beyond the work in flight); ` +
-      `${((last.commands * scale) / 1e6).toFixed(1)} M Redis commands; ${((last.requests * scale) / 1e6).toFixed(2)} M S3 requests; ` +
-      `planner ${((last.plannerMs * scale) / 1000).toFixed(1)} s; finalise ${((last.finaliseMs * scale) / 1000).toFixed(1)} s`,
-  );
 } finally {
   await redis.quit();
   await redisServer.stop();
