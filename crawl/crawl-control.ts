@@ -44,14 +44,14 @@ export async function waitForCrawl(ctx: QueueContext, id: string, onProgress: (p
       if (!job) throw gone();
       if (typeof job.progress === 'object') onProgress(job.progress as Partial<CrawlProgress>);
       const state = await job.getState();
-      if (state === 'completed') {
-        // Fetched again: the copy above may predate the completion, and so lack the return value.
-        const completed = await Job.fromId(queue, id);
-        if (!completed) throw gone();
-        return completed.returnvalue as CrawlSummary;
+      if (state === 'completed' || state === 'failed') {
+        // Fetched again: the copy above may predate the ending, and so lack its return value or reason.
+        const ended = await Job.fromId(queue, id);
+        if (!ended) throw gone();
+        if (state === 'completed') return ended.returnvalue as CrawlSummary;
+        // A job with attempts left is delayed or waiting, never failed; an unrecoverable one fails at its first attempt.
+        throw new Error(`crawl failed: ${ended.failedReason}`);
       }
-      // A job with attempts left is delayed or waiting, never failed; an unrecoverable one fails at its first attempt.
-      if (state === 'failed') throw new Error(`crawl failed: ${job.failedReason}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
