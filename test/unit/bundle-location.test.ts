@@ -12,7 +12,7 @@ describe('bundle specs and locations', () => {
   it('the four providers parse with their name as default, a licence label each, and politeness defaults', () => {
     for (const type of BUNDLE_PROVIDERS) {
       const spec = sourceSpecSchema.parse({ type, root: '/data/bundle.zip' });
-      assert.deepEqual(spec, { type, name: type, root: '/data/bundle.zip', format: 'auto', allowedHosts: [], requestsPerSecond: 4 });
+      assert.deepEqual(spec, { type, name: type, root: '/data/bundle.zip', format: 'auto', allowedHosts: [], requestsPerSecond: 4, rule: 'clapset' });
       assert.ok(BUNDLE_PROVIDER_INFO[type].defaultLicense.length > 0);
     }
     assert.equal(BUNDLE_PROVIDER_INFO.sonniss.defaultLicense, 'Sonniss GDC bundle licence (check ML terms)');
