@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -115,4 +116,9 @@ export async function readSamples(store: ObjectStore): Promise<ReadSample[]> {
     }
   }
   return samples;
+}
+
+/** How many shards of a local dataset are marked done (their `_stats.json` written), both splits. */
+export function finishedShardCount(dir: string): number {
+  return ['train', 'test'].reduce((n, split) => n + (existsSync(join(dir, split)) ? readdirSync(join(dir, split)).filter((f) => f.endsWith('_stats.json')).length : 0), 0);
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import { STAGES } from '../../infra/queues.ts';
 import { openStore } from '../../infra/store/open-store.ts';
 import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
-import { makeCollection, readSamples, type Collection } from '../helpers/pipeline-fixtures.ts';
+import { makeCollection, readSamples, type Collection, finishedShardCount } from '../helpers/pipeline-fixtures.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 
 let collection: Collection;
@@ -24,8 +23,6 @@ after(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-const statsCount = (dir: string) =>
-  ['train', 'test'].reduce((n, split) => n + (existsSync(join(dir, split)) ? readdirSync(join(dir, split)).filter((f) => f.endsWith('_stats.json')).length : 0), 0);
 
 test('a Redis with AOF restarted mid-crawl: workers and the waiting CLI reconnect, the crawl continues, nothing is lost', async (t) => {
   // A private server: the shared Redis is never restarted.
@@ -36,8 +33,8 @@ test('a Redis with AOF restarted mid-crawl: workers and the waiting CLI reconnec
   const workers = spawnLocalWorkers(2, { env, stages: STAGES, concurrency: 1, logFile: join(out, 'workers.log') });
   try {
     const crawl = runCli(['crawl', 'local', '--root', collection.root, '--name', 'restart', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '1', '--json'], env);
-    for (let i = 0; i < 1200 && statsCount(dataset) < 1; i++) await new Promise((r) => setTimeout(r, 50));
-    const before = statsCount(dataset);
+    for (let i = 0; i < 1200 && finishedShardCount(dataset) < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    const before = finishedShardCount(dataset);
     assert.ok(before >= 1, 'a shard was done before the restart');
     await redis.stop();
     await new Promise((r) => setTimeout(r, 1000));
@@ -49,7 +46,7 @@ test('a Redis with AOF restarted mid-crawl: workers and the waiting CLI reconnec
     const samples = await readSamples(openStore(dataset));
     assert.equal(samples.length, collection.valid.length);
     assert.equal(new Set(samples.map((s) => s.key)).size, samples.length, 'no sample twice');
-    t.diagnostic(`restarted Redis after ${before} of ${statsCount(dataset)} shards`);
+    t.diagnostic(`restarted Redis after ${before} of ${finishedShardCount(dataset)} shards`);
     assert.equal((await runCli(['verify', dataset], env)).code, 0);
   } finally {
     await workers.stop();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { STAGES } from '../../infra/queues.ts';
 import { openStore } from '../../infra/store/open-store.ts';
 import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
-import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection } from '../helpers/pipeline-fixtures.ts';
+import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection, finishedShardCount } from '../helpers/pipeline-fixtures.ts';
 
 let collection: Collection;
 let out: string;
@@ -27,8 +27,6 @@ after(async () => {
 interface LogLine { msg: string; pid: number; time: string; queue?: string; job?: string; host?: string }
 const logLines = (file: string): LogLine[] =>
   existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine) : [];
-const statsCount = (dir: string) =>
-  ['train', 'test'].reduce((n, split) => n + (existsSync(join(dir, split)) ? readdirSync(join(dir, split)).filter((f) => f.endsWith('_stats.json')).length : 0), 0);
 
 /** Waits while `check` is false, failing only when nothing has changed (`progress()`) for `idleMs`: a slow machine is not a failure. */
 async function waitFor(check: () => boolean, progress: () => unknown, idleMs: number, what: string): Promise<void> {
@@ -53,7 +51,7 @@ test('SIGTERM to the worker holding the crawl: it exits within its grace, anothe
       ['crawl', 'local', '--root', collection.root, '--name', 'drain', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '1', '--json'],
       env,
     );
-    await waitFor(() => statsCount(dataset) >= 1, () => logLines(logFile).length, 60_000, 'the first shard');
+    await waitFor(() => finishedShardCount(dataset) >= 1, () => logLines(logFile).length, 60_000, 'the first shard');
     const holder = logLines(logFile).find((l) => l.msg === 'crawl job started')!;
     const child = workers.processes.find((p) => p.pid === holder.pid)!;
     assert.ok(child, `the crawl runs in one of the test's workers (pid ${holder.pid})`);
@@ -107,7 +105,7 @@ test('a rolling SIGTERM restart of every worker during a crawl ends with the sam
     const drains: number[] = [];
     // Replace each original worker in turn, each after one more shard is done.
     for (const [i, old] of [...fleet].entries()) {
-      await waitFor(() => statsCount(dataset) >= i + 1, () => logLines(logFile).length, 60_000, `shard ${i + 1}`);
+      await waitFor(() => finishedShardCount(dataset) >= i + 1, () => logLines(logFile).length, 60_000, `shard ${i + 1}`);
       const signalled = Date.now();
       const exited = once(old.processes[0]!, 'exit');
       old.processes[0]!.kill('SIGTERM');
