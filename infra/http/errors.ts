@@ -4,7 +4,7 @@
  * Every message is scrubbed of credentials, and no error keeps the HTTP library's error as its
  * `cause` (that object holds the request options, Authorization header included).
  */
-import { ClipError } from '../../schemas/failure.ts';
+import { ClipError, type FilterReason } from '../../schemas/failure.ts';
 import { scrub } from './scrub.ts';
 
 /** A final non-2xx answer where a success was needed (404 on an audio URL, 401, …): permanent. */
@@ -39,15 +39,16 @@ export class HostNotAllowedError extends ClipError {
 }
 
 /**
- * The response opted out of ML use (X-Robots-Tag noai/noml). A ClipError so the clip is counted;
- * the transcode stage records it as filtered with reason `opted_out`, not as a fetch failure.
+ * The response opted out of ML use (X-Robots-Tag noai/noml): not a failure but the provider's
+ * `opted_out` exclusion, which the transcode stage records as filtered. Permanent, never retried.
  */
-export class OptedOutError extends ClipError {
+export class OptedOutError extends Error {
+  readonly reason = 'opted_out' satisfies FilterReason;
   constructor(
     readonly url: string,
     readonly directives: string[],
   ) {
-    super('fetch_error', scrub(`excluded: ${url} answered X-Robots-Tag ${directives.join(', ')}`));
+    super(scrub(`excluded: ${url} answered X-Robots-Tag ${directives.join(', ')}`));
     this.name = 'OptedOutError';
   }
 }

@@ -1,12 +1,13 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import yauzl from 'yauzl';
+import { OptedOutError } from '../../infra/http/errors.ts';
 import { ClipError } from '../../schemas/failure.ts';
 import { ReadAhead } from './read-ahead.ts';
 
 /**
  * Byte ranges of one remote archive (end exclusive). `bytes` is for small reads and must return
  * exactly the range asked for; `stream` is for member data of any size. Both fail with
- * `RangeTransferError` (or a `ClipError` for permanent answers) when the server does not deliver.
+ * `RangeTransferError` (or a `ClipError` / `OptedOutError` for permanent answers) when the server does not deliver.
  */
 export interface RangeTransport {
   bytes(start: number, end: number): Promise<Buffer>;
@@ -130,7 +131,7 @@ function exactLength(expected: number, what: string): Transform {
 }
 
 function transferError(error: unknown): Error {
-  if (error instanceof RangeTransferError || error instanceof ClipError) return error;
+  if (error instanceof RangeTransferError || error instanceof ClipError || error instanceof OptedOutError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   // Errors that already carry a code (HTTP client errors, ECONNRESET) pass as they are.
   if (typeof code === 'string' && code !== '') return error as Error;

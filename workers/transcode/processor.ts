@@ -60,10 +60,10 @@ export async function processTranscodeJob(job: Pick<Job, 'data'>, deps: WorkerDe
         continue;
       }
       const { clip, error } = item;
-      if (!(error instanceof ClipError)) trouble ??= { error };
       // The provider opted this file out of ML use: a deliberate exclusion we honour, not a failure.
-      else if (error instanceof OptedOutError) results.set(clip.key, { status: 'filtered', key: clip.key, id: clip.record.id, reason: 'opted_out', message: error.message });
-      else fail(clip, error);
+      if (error instanceof OptedOutError) results.set(clip.key, { status: 'filtered', key: clip.key, id: clip.record.id, reason: error.reason, message: error.message });
+      else if (error instanceof ClipError) fail(clip, error);
+      else trouble ??= { error };
     }
     if (trouble !== null) throw trouble.error;
 
