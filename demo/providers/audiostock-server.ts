@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AudioAssets, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, redirect, sendFile, sendText, startHttpServer, takeFault } from './common.ts';
+import { type AudioAssets, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, redirect, sendFile, sendText, startHttpServer, takeFault, closeFixture } from './common.ts';
 
 export interface AudiostockItem {
   id: number;
@@ -146,9 +146,6 @@ export async function startAudiostockFixture(options: { items?: AudiostockItem[]
     assets,
     stats,
     faults,
-    close: async () => {
-      await Promise.all([site.close(), previews.close()]);
-      await assets.cleanup();
-    },
+    close: closeFixture([site, previews], assets),
   };
 }

@@ -8,7 +8,7 @@
  * search answering as a moved or broken service would (sign-in page, 404, renamed header, empty).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer } from './common.ts';
+import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer, closeFixture } from './common.ts';
 
 export interface BbcRow {
   location: string;
@@ -205,9 +205,6 @@ export async function startBbcFixture(options: BbcFixtureOptions = {}): Promise<
     assets,
     stats,
     faults,
-    close: async () => {
-      await Promise.all([index.close(), media.close()]);
-      await assets.cleanup();
-    },
+    close: closeFixture([index, media], assets),
   };
 }

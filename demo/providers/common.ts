@@ -211,3 +211,11 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** Closes a fixture's servers (a provider's site and its media host), then removes its generated audio. */
+export function closeFixture(servers: readonly RunningServer[], assets: AudioAssets): () => Promise<void> {
+  return async () => {
+    await Promise.all(servers.map((server) => server.close()));
+    await assets.cleanup();
+  };
+}

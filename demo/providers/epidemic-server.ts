@@ -10,7 +10,7 @@
  * bursts, per-file faults, and `drift` (challenge, login, 404, HTML app shell, renamed fields, nothing).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AudioAssets, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, redirect, sendFile, sendJson, sendText, startHttpServer, takeFault } from './common.ts';
+import { type AudioAssets, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, redirect, sendFile, sendJson, sendText, startHttpServer, takeFault, closeFixture } from './common.ts';
 
 /** How the site JSON misbehaves when `faults.drift` is set (first-page and probe tests). */
 export type EpidemicDrift = 'challenge' | 'login' | 'missing' | 'html' | 'renamed' | 'empty';
@@ -173,9 +173,6 @@ export async function startEpidemicFixture(options: { pageSize?: number; perCate
     assets,
     stats,
     faults,
-    close: async () => {
-      await Promise.all([site.close(), cdnServer.close()]);
-      await assets.cleanup();
-    },
+    close: closeFixture([site, cdnServer], assets),
   };
 }

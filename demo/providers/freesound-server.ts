@@ -13,7 +13,7 @@
  * fields, nothing).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer } from './common.ts';
+import { type AudioAssets, type AudioOverride, type FileFault, type RunningServer, CHALLENGE_PAGE, makeAudioAssets, takeFault, readBody, redirect, sendFile, sendJson, sendText, SlidingWindowCounter, startHttpServer, closeFixture } from './common.ts';
 
 /** How the search endpoint misbehaves when `faults.drift` is set (first-page and probe tests). */
 export type FreesoundDrift = 'login' | 'challenge' | 'missing' | 'html' | 'renamed' | 'empty';
@@ -391,10 +391,7 @@ export async function startFreesoundFixture(options: FreesoundFixtureOptions = {
     stats,
     faults,
     oauth,
-    close: async () => {
-      await Promise.all([server.close(), cdn.close()]);
-      await assets.cleanup();
-    },
+    close: closeFixture([server, cdn], assets),
   };
 }
 
