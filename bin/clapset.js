@@ -3,15 +3,15 @@
 // source file is newer than it, else the TypeScript sources through tsx's loader, so a checkout
 // runs without a build step and an edit is never shadowed by a stale build. CLAPSET_FROM_SOURCE=1
 // always runs the sources (the tests do). `--version` and `--help` are answered without loading the
-// CLI (which registers every command, and so loads every command's dependencies): the version from
-// package.json, the help from the text `npm run build` saved beside the build.
+// CLI (a command's module loads its whole dependency tree): the version from package.json, the help
+// of the program and of each command from the texts `npm run build` saved beside the build.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const compiled = join(root, 'dist', 'cli', 'main.js');
-const savedHelp = join(root, 'dist', 'help.txt');
+const savedHelp = join(root, 'dist', 'help.json');
 // The folders tsconfig.build.json compiles.
 const SOURCES = ['cli', 'dashboard', 'demo', 'crawl', 'dataset', 'search', 'workers', 'sources', 'infra', 'schemas'];
 
@@ -40,9 +40,17 @@ function sourcesNewerThan(builtAt) {
   return false;
 }
 
+/** `clapset [command…] --help` as the build saved it; undefined for anything else (the CLI answers). */
+function savedHelpFor(argv) {
+  const last = argv.at(-1);
+  if ((last !== '--help' && last !== '-h') || !existsSync(savedHelp)) return undefined;
+  return JSON.parse(readFileSync(savedHelp, 'utf8'))[argv.slice(0, -1).join(' ')];
+}
+
 const useBuild = process.env.CLAPSET_FROM_SOURCE !== '1' && existsSync(compiled) && !sourcesNewerThan(statSync(compiled).mtimeMs);
-if (useBuild && only('--help', '-h') && existsSync(savedHelp)) {
-  process.stdout.write(readFileSync(savedHelp, 'utf8'));
+const help = useBuild ? savedHelpFor(args) : undefined;
+if (help !== undefined) {
+  process.stdout.write(help);
 } else if (useBuild) {
   await import(pathToFileURL(compiled).href);
 } else {

@@ -19,7 +19,7 @@ symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
 writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'clapset', version: '9.8.7', type: 'module' }));
 writeFileSync(join(pkg, 'cli', 'main.ts'), "const from: string = 'sources'; console.log(from, process.argv.slice(2).join(' '));\n");
 writeFileSync(join(pkg, 'dist', 'cli', 'main.js'), "console.log('build', process.argv.slice(2).join(' '));\n");
-writeFileSync(join(pkg, 'dist', 'help.txt'), 'Usage: clapset (saved by the build)\n');
+writeFileSync(join(pkg, 'dist', 'help.json'), JSON.stringify({ '': 'Usage: clapset (saved by the build)\n', crawl: 'Usage: clapset crawl (saved)\n', 'models pull': 'Usage: clapset models pull (saved)\n' }));
 const past = new Date(Date.now() - 60_000);
 utimesSync(join(pkg, 'cli', 'main.ts'), past, past);
 
@@ -45,9 +45,12 @@ test('bin/clapset.js runs the build while no source is newer, the sources otherw
   }
 });
 
-test('--version comes from package.json and --help from the build\'s saved text, without loading the CLI', () => {
+test('--version comes from package.json and each --help from the build\'s saved texts, without loading the CLI', () => {
   assert.equal(clapset(['--version']), '9.8.7\n');
   assert.equal(clapset(['-V']), '9.8.7\n');
   assert.equal(clapset(['--help']), 'Usage: clapset (saved by the build)\n');
-  assert.equal(clapset(['crawl', '--help']), 'build crawl --help\n', 'a command\'s own help is the CLI\'s');
+  assert.equal(clapset(['crawl', '--help']), 'Usage: clapset crawl (saved)\n');
+  assert.equal(clapset(['models', 'pull', '-h']), 'Usage: clapset models pull (saved)\n');
+  assert.equal(clapset(['status', '--help']), 'build status --help\n', 'a command the build saved no help for is the CLI\'s');
+  assert.equal(clapset(['crawl', 'local', '--help']), 'build crawl local --help\n', 'so is a command line with arguments');
 });
