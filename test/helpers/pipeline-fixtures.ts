@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { after, before } from 'node:test';
 import tar from 'tar-stream';
 import type { QueueContext } from '../../infra/queues.ts';
 import { connectRedis, deletePrefixedKeys } from '../../infra/redis/connection.ts';
@@ -39,6 +40,27 @@ export interface Collection {
 const tone = (seconds: number, sampleRate: number, channels: number, format: ToneSpec['format'], extra: Partial<ToneSpec> = {}): ToneSpec => ({
   seconds, sampleRate, channels, format, ...extra,
 });
+
+/**
+ * For one test file: a generated collection (see makeCollection) and an empty temporary folder,
+ * made before its tests and removed after them. Read the fields inside the tests.
+ */
+export function collectionForTests(options: { goodCopies?: number }, folder: string): { readonly collection: Collection; readonly out: string } {
+  let made: { collection: Collection; out: string } | undefined;
+  before(async () => {
+    made = { collection: await makeCollection(options), out: await mkdtemp(join(tmpdir(), `clapset-${folder}-`)) };
+  });
+  after(async () => {
+    if (!made) return;
+    await rm(made.collection.root, { recursive: true, force: true });
+    await rm(made.out, { recursive: true, force: true });
+  });
+  const ready = () => {
+    if (!made) throw new Error('collectionForTests: read the fixture inside a test, after its before hook');
+    return made;
+  };
+  return { get collection() { return ready().collection; }, get out() { return ready().out; } };
+}
 
 /** The foundation issue's bad-input list plus a spread of ordinary clips, as a folder. */
 export async function makeCollection(options: { goodCopies?: number } = {}): Promise<Collection> {

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { STAGES } from '../../infra/queues.ts';
 import { deletePrefixedKeys } from '../../infra/redis/connection.ts';
 import { openStore } from '../../infra/store/open-store.ts';
@@ -13,26 +11,17 @@ import { runCrawl } from '../../crawl/run-crawl.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 import { crawlJobSchema } from '../../schemas/jobs.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
-import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection } from '../helpers/pipeline-fixtures.ts';
+import { collectionForTests, readSamples, testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 
-let collection: Collection;
-let out: string;
-
-before(async () => {
+before(() => {
   process.env.CLAPSET_REDIS_URL = TEST_REDIS_URL;
-  collection = await makeCollection({ goodCopies: 14 });
-  out = await mkdtemp(join(tmpdir(), 'clapset-resume-'));
 });
-
-after(async () => {
-  await rm(collection.root, { recursive: true, force: true });
-  await rm(out, { recursive: true, force: true });
-});
+const fixture = collectionForTests({ goodCopies: 14 }, 'resume');
 
 const crawlInto = (uri: string) =>
   crawlJobSchema.parse({
     dataset: { uri, shardSize: 3, chunkSize: 1, testFraction: 0.2 },
-    source: { type: 'local', name: 'fixture', root: collection.root },
+    source: { type: 'local', name: 'fixture', root: fixture.collection.root },
     maxShardsInFlight: 1,
   });
 
@@ -41,8 +30,8 @@ const statsFiles = (dir: string) =>
 
 test('a crawl killed mid-run, its Redis keys deleted, resumes with --resume to the same dataset as an uninterrupted run', async () => {
   const config = configFromEnv();
-  const reference = join(out, 'reference');
-  const interrupted = join(out, 'interrupted');
+  const reference = join(fixture.out, 'reference');
+  const interrupted = join(fixture.out, 'interrupted');
 
   const refCtx = testQueueContext();
   await runCrawl(config, refCtx, crawlInto(reference), { resume: false, localWorkers: 2, workerConcurrency: 2, quiet: true });
@@ -53,7 +42,7 @@ test('a crawl killed mid-run, its Redis keys deleted, resumes with --resume to t
   // First attempt: one worker, killed with SIGKILL as soon as some (not all) shards are done.
   const ctx = testQueueContext();
   const env = { ...process.env, CLAPSET_PREFIX: ctx.prefix };
-  const workers = spawnLocalWorkers(1, { env, stages: STAGES, concurrency: 1, logFile: join(out, 'killed-worker.log') });
+  const workers = spawnLocalWorkers(1, { env, stages: STAGES, concurrency: 1, logFile: join(fixture.out, 'killed-worker.log') });
   await submitCrawl(ctx, openStore(interrupted, config), crawlInto(interrupted), { resume: false });
   const deadline = Date.now() + 60_000;
   while (statsFiles(interrupted).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -64,12 +53,12 @@ test('a crawl killed mid-run, its Redis keys deleted, resumes with --resume to t
   assert.ok((await deletePrefixedKeys(ctx.connection, ctx.prefix)) > 0, "the project's Redis keys existed and are gone");
 
   // Without --resume the CLI refuses to touch the half-made dataset.
-  const refused = await runCli(['crawl', 'local', '--root', collection.root, '--name', 'fixture', '--dataset', interrupted, '--shard-size', '3', '--chunk-size', '1', '--test-fraction', '0.2'], env);
+  const refused = await runCli(['crawl', 'local', '--root', fixture.collection.root, '--name', 'fixture', '--dataset', interrupted, '--shard-size', '3', '--chunk-size', '1', '--test-fraction', '0.2'], env);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /already holds a dataset; pass --resume/);
 
   const resumed = await runCli(
-    ['crawl', 'local', '--root', collection.root, '--name', 'fixture', '--dataset', interrupted, '--shard-size', '3', '--chunk-size', '1', '--test-fraction', '0.2', '--resume', '--workers', '2', '--json'],
+    ['crawl', 'local', '--root', fixture.collection.root, '--name', 'fixture', '--dataset', interrupted, '--shard-size', '3', '--chunk-size', '1', '--test-fraction', '0.2', '--resume', '--workers', '2', '--json'],
     env,
   );
   assert.equal(resumed.code, 0, resumed.stderr);
@@ -83,5 +72,5 @@ test('a crawl killed mid-run, its Redis keys deleted, resumes with --resume to t
   const actual = (await readSamples(openStore(interrupted, config))).map(key).sort();
   assert.equal(new Set(actual).size, actual.length, 'no duplicate sample');
   assert.deepEqual(actual, expected, 'same shards, same samples, same bytes');
-  assert.equal(summary.samples, collection.valid.length);
+  assert.equal(summary.samples, fixture.collection.valid.length);
 });

@@ -2,28 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Job } from 'bullmq';
 import { STAGES, jobIds, openQueue } from '../../infra/queues.ts';
 import { openStore } from '../../infra/store/open-store.ts';
 import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
-import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection } from '../helpers/pipeline-fixtures.ts';
+import { collectionForTests, readSamples, testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 import { startS3Server, type S3ServerHandle } from '../helpers/s3-server.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 
-let collection: Collection;
-let data: string;
-
-before(async () => {
-  collection = await makeCollection();
-  data = await mkdtemp(join(tmpdir(), 'clapset-outage-s3-'));
-});
-
-after(async () => {
-  await rm(collection.root, { recursive: true, force: true });
-  await rm(data, { recursive: true, force: true });
-});
+const fixture = collectionForTests({}, 'outage-s3');
 
 /** Resolves once the crawl job of `uri` has planned its first shard (before any can be written). */
 async function firstShardPlanned(ctx: ReturnType<typeof testQueueContext>, uri: string): Promise<void> {
@@ -54,7 +43,7 @@ test(`S3 down for ${OUTAGE_S} s mid-crawl (within the retry window): work waits,
   const uri = `s3://${s3.bucket}/short`;
   const workers = spawnLocalWorkers(2, { env, stages: STAGES, concurrency: 1, logFile: join(directory, '..', `clapset-outage-short-${ctx.prefix}.log`) });
   try {
-    const crawl = runCli(['crawl', 'local', '--root', collection.root, '--name', 'fixture', '--dataset', uri, '--shard-size', '4', '--chunk-size', '2', '--test-fraction', '0.2', '--json'], env);
+    const crawl = runCli(['crawl', 'local', '--root', fixture.collection.root, '--name', 'fixture', '--dataset', uri, '--shard-size', '4', '--chunk-size', '2', '--test-fraction', '0.2', '--json'], env);
     await firstShardPlanned(ctx, uri);
     await s3.stop();
     const down = Date.now();
@@ -63,12 +52,12 @@ test(`S3 down for ${OUTAGE_S} s mid-crawl (within the retry window): work waits,
     const result = await crawl;
     assert.equal(result.code, 0, result.stderr);
     const summary = lastJsonLine<{ samples: number; failed: number }>(result.stdout);
-    assert.equal(summary.samples, collection.valid.length, 'every valid clip is a sample, as in an uninterrupted run');
-    assert.equal(summary.failed, Object.keys(collection.invalid).length, 'only the corrupt files failed');
+    assert.equal(summary.samples, fixture.collection.valid.length, 'every valid clip is a sample, as in an uninterrupted run');
+    assert.equal(summary.failed, Object.keys(fixture.collection.invalid).length, 'only the corrupt files failed');
     t.diagnostic(`crawl finished ${((Date.now() - down) / 1000).toFixed(1)} s after storage went away for ${OUTAGE_S} s`);
     const store = openStore(uri, configFromEnv(env));
     const samples = await readSamples(store);
-    assert.deepEqual(samples.map((s) => s.json.provider_id).sort(), [...collection.valid].sort());
+    assert.deepEqual(samples.map((s) => s.json.provider_id).sort(), [...fixture.collection.valid].sort());
     await store.close();
     assert.equal((await runCli(['verify', uri], env)).code, 0);
   } finally {
@@ -80,14 +69,14 @@ test(`S3 down for ${OUTAGE_S} s mid-crawl (within the retry window): work waits,
 });
 
 test('storage down past the retry window: the crawl fails naming unfinished shards, nothing is marked done with lost clips, repair completes it', async () => {
-  let s3: S3ServerHandle = await startS3Server({ directory: data });
+  let s3: S3ServerHandle = await startS3Server({ directory: fixture.out });
   const port = Number(new URL(s3.endpoint).port);
   Object.assign(process.env, s3.env); // this process reads the bucket back too
   const ctx = testQueueContext();
   // A 3-s window keeps the test short; production's default is 15 min.
   const env = { ...process.env, ...s3.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix, CLAPSET_RETRY_WINDOW_S: '3' };
   const uri = `s3://${s3.bucket}/outage`;
-  const args = ['crawl', 'local', '--root', collection.root, '--name', 'fixture', '--dataset', uri, '--shard-size', '4', '--chunk-size', '2', '--test-fraction', '0.2'];
+  const args = ['crawl', 'local', '--root', fixture.collection.root, '--name', 'fixture', '--dataset', uri, '--shard-size', '4', '--chunk-size', '2', '--test-fraction', '0.2'];
   const workers = spawnLocalWorkers(2, { env, stages: STAGES, concurrency: 1, logFile: join(tmpdir(), `clapset-outage-${ctx.prefix}.log`) });
   try {
     const crawl = runCli(args, env);
@@ -100,7 +89,7 @@ test('storage down past the retry window: the crawl fails naming unfinished shar
     assert.match(failed.stderr, /(train|test)\/fixture-\d{6}/, 'the error names the unfinished shards');
     assert.match(failed.stderr, /clapset repair/);
 
-    s3 = await startS3Server({ directory: data, port });
+    s3 = await startS3Server({ directory: fixture.out, port });
     const store = openStore(uri, configFromEnv(env));
     const stillDone = [];
     for await (const o of store.list('')) if (o.key.endsWith('_stats.json')) stillDone.push(o.key);
@@ -114,12 +103,12 @@ test('storage down past the retry window: the crawl fails naming unfinished shar
     assert.equal(repaired.code, 0, repaired.stderr);
     const summary = lastJsonLine<{ redone: { shard: string; why: string }[]; samples: number }>(repaired.stdout);
     assert.ok(summary.redone.length >= 1, `repair redid ${JSON.stringify(summary.redone)}`);
-    assert.equal(summary.samples, collection.valid.length);
+    assert.equal(summary.samples, fixture.collection.valid.length);
 
     const verify = await runCli(['verify', uri], env);
     assert.equal(verify.code, 0, verify.stdout);
     const samples = await readSamples(store);
-    assert.equal(samples.length, collection.valid.length);
+    assert.equal(samples.length, fixture.collection.valid.length);
     assert.equal(new Set(samples.map((s) => s.key)).size, samples.length, 'no duplicates');
     await store.close();
   } finally {

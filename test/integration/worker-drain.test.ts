@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { STAGES } from '../../infra/queues.ts';
 import { openStore } from '../../infra/store/open-store.ts';
 import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
-import { makeCollection, readSamples, testQueueContext, TEST_REDIS_URL, type Collection, finishedShardCount } from '../helpers/pipeline-fixtures.ts';
+import { collectionForTests, readSamples, testQueueContext, TEST_REDIS_URL, finishedShardCount } from '../helpers/pipeline-fixtures.ts';
 
-let collection: Collection;
-let out: string;
-
-before(async () => {
-  collection = await makeCollection({ goodCopies: 14 });
-  out = await mkdtemp(join(tmpdir(), 'clapset-drain-'));
-});
-
-after(async () => {
-  await rm(collection.root, { recursive: true, force: true });
-  await rm(out, { recursive: true, force: true });
-});
+const fixture = collectionForTests({ goodCopies: 14 }, 'drain');
 
 interface LogLine { msg: string; pid: number; time: string; queue?: string; job?: string; host?: string }
 const logLines = (file: string): LogLine[] =>
@@ -42,13 +29,13 @@ async function waitFor(check: () => boolean, progress: () => unknown, idleMs: nu
 
 test('SIGTERM to the worker holding the crawl: it exits within its grace, another worker continues at once, the dataset is complete', async (t) => {
   const ctx = testQueueContext();
-  const dataset = join(out, 'dataset');
-  const logFile = join(out, 'workers.log');
+  const dataset = join(fixture.out, 'dataset');
+  const logFile = join(fixture.out, 'workers.log');
   const env = { ...process.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix };
   const workers = spawnLocalWorkers(2, { env, stages: STAGES, concurrency: 1, logFile });
   try {
     const crawl = runCli(
-      ['crawl', 'local', '--root', collection.root, '--name', 'drain', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '1', '--json'],
+      ['crawl', 'local', '--root', fixture.collection.root, '--name', 'drain', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '1', '--json'],
       env,
     );
     await waitFor(() => finishedShardCount(dataset) >= 1, () => logLines(logFile).length, 60_000, 'the first shard');
@@ -75,9 +62,9 @@ test('SIGTERM to the worker holding the crawl: it exits within its grace, anothe
     const done = await crawl;
     assert.equal(done.code, 0, done.stderr);
     const summary = lastJsonLine<{ samples: number }>(done.stdout);
-    assert.equal(summary.samples, collection.valid.length);
+    assert.equal(summary.samples, fixture.collection.valid.length);
     const samples = await readSamples(openStore(dataset));
-    assert.equal(samples.length, collection.valid.length);
+    assert.equal(samples.length, fixture.collection.valid.length);
     assert.equal(new Set(samples.map((s) => s.key)).size, samples.length, 'no sample twice');
     const verify = await runCli(['verify', dataset], env);
     assert.equal(verify.code, 0, verify.stdout);
@@ -91,13 +78,13 @@ test('a rolling SIGTERM restart of every worker during a crawl ends with the sam
   const ctx = testQueueContext();
   const env = { ...process.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix };
   const crawlArgs = (dataset: string, extra: string[] = []) =>
-    ['crawl', 'local', '--root', collection.root, '--name', 'rolling', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '2', '--json', ...extra];
-  const reference = join(out, 'rolling-reference');
+    ['crawl', 'local', '--root', fixture.collection.root, '--name', 'rolling', '--dataset', dataset, '--shard-size', '2', '--chunk-size', '1', '--max-shards-in-flight', '2', '--json', ...extra];
+  const reference = join(fixture.out, 'rolling-reference');
   const uninterrupted = await runCli(crawlArgs(reference, ['--workers', '2']), env);
   assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
 
-  const dataset = join(out, 'rolling');
-  const logFile = join(out, 'rolling.log');
+  const dataset = join(fixture.out, 'rolling');
+  const logFile = join(fixture.out, 'rolling.log');
   const start = () => spawnLocalWorkers(1, { env, stages: STAGES, concurrency: 1, logFile });
   const fleet = [start(), start()];
   try {
@@ -120,7 +107,7 @@ test('a rolling SIGTERM restart of every worker during a crawl ends with the sam
     const digest = async (dir: string) =>
       (await readSamples(openStore(dir))).map((s) => `${s.split}/${s.key} ${s.flacSha256} ${JSON.stringify(s.json)}`).sort();
     assert.deepEqual(await digest(dataset), await digest(reference), 'same samples, same audio, same JSON');
-    assert.equal((await digest(dataset)).length, collection.valid.length);
+    assert.equal((await digest(dataset)).length, fixture.collection.valid.length);
     assert.deepEqual(logLines(logFile).filter((l) => /stalled|lock lost/.test(l.msg)), [], 'no job stalled or lost its lock');
   } finally {
     await Promise.all(fleet.map((w) => w.stop()));
