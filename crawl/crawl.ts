@@ -5,7 +5,7 @@ import { parseOrThrow } from '../schemas/parse.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
 import { errorMessage, log } from '../infra/log.ts';
 import { createSource } from '../sources/registry.ts';
-import { crawlCheckpointSchema, type CrawlCheckpoint } from '../schemas/checkpoint.ts';
+import { crawlCheckpointSchema, seenSegmentSchema, type CrawlCheckpoint, type SeenSegment } from '../schemas/checkpoint.ts';
 import type { ExcludedCounts } from '../schemas/exclusions.ts';
 import { finaliseWithExclusions, planExcluding } from './crawl-exclusions.ts';
 import { noneExcluded } from './exclusion-rules.ts';
@@ -14,7 +14,7 @@ import { readManifest } from '../dataset/finalise.ts';
 import { planShards, withoutCursors, type PlanCheckpoint, type PlannedShard, type PlanTally } from './shard-plan.ts';
 import { CLAPSET_VERSION } from '../infra/version.ts';
 import { CLAP_EMBEDDING_DIM } from '../workers/embed/layout.ts';
-import { crawlSettingsKey, MANIFEST_KEY, readJson, shardKeys } from '../infra/store/dataset-layout.ts';
+import { crawlCheckpointKey, crawlSettingsKey, MANIFEST_KEY, readJson, seenSegmentKey, seenSegmentsPrefix, shardKeys } from '../infra/store/dataset-layout.ts';
 import { isResumable, type SourceContext } from '../sources/source.ts';
 import { isTransientError, transientDelayMs } from '../workers/transient.ts';
 
@@ -216,32 +216,86 @@ export async function recordSourceInManifest(store: ObjectStore, data: CrawlJob)
   await store.put(MANIFEST_KEY, JSON.stringify(manifest, null, 1), { contentType: 'application/json' });
 }
 
+/** How many provider ids one seen segment of a crawl checkpoint holds (schemas/checkpoint.ts). */
+export const SEEN_IDS_PER_SEGMENT = 10_000;
+
+/** A checkpoint as loaded: the planner's state and the provider ids seen before it, in the order seen. */
+export interface LoadedCheckpoint {
+  checkpoint: PlanCheckpoint;
+  seen: string[];
+}
+
 /**
  * Tracks which planned shards are settled (done or already there) and saves the planner's
  * checkpoint at the newest shard before which everything is settled — never past a shard that is
  * still in flight or failed, so a crawl resumed from it loses nothing even if Redis lost its jobs.
+ *
+ * The seen ids go to append-only segments of `idsPerSegment` ids: a save rewrites the open tail
+ * segment and writes any it filled since, then the checkpoint, so its cost does not grow with the
+ * ids seen so far and the checkpoint never names ids that are not stored yet.
  */
-class CheckpointFrontier {
+export class CheckpointFrontier {
   readonly #store: ObjectStore;
   readonly #source: string;
   readonly #key: string;
   /** Only sources that can restart at a cursor have anything to gain from a checkpoint. */
   readonly #enabled: boolean;
+  readonly #idsPerSegment: number;
   readonly #pending: { name: string; checkpoint: PlanCheckpoint; settled: boolean }[] = [];
   #frontier: PlanCheckpoint | null = null;
   #savedFrontier: PlanCheckpoint | null = null;
   #lastSave = 0;
+  /** Not resumed from the stored checkpoint: it and its segments are cleared before this run's first save. */
+  #fresh = true;
+  /** The crawl's seen set (it only grows, in insertion order), read on from the last id saved. */
+  #ids: Iterator<string> | null = null;
+  /** How many ids are stored in segments. */
+  #stored = 0;
+  /** The stored ids of the open tail segment (from the segment boundary at or below `#stored`). */
+  #tail: string[] = [];
 
-  constructor(store: ObjectStore, source: string, enabled: boolean) {
+  constructor(store: ObjectStore, source: string, enabled: boolean, options: { idsPerSegment?: number } = {}) {
     this.#store = store;
     this.#source = source;
     this.#enabled = enabled;
-    this.#key = `_crawl/${source}.checkpoint.json`;
+    this.#key = crawlCheckpointKey(source);
+    this.#idsPerSegment = options.idsPerSegment ?? SEEN_IDS_PER_SEGMENT;
   }
 
-  async load(): Promise<CrawlCheckpoint | null> {
+  async load(): Promise<LoadedCheckpoint | null> {
     if (!this.#enabled || !(await this.#store.exists(this.#key))) return null;
-    return parseOrThrow(crawlCheckpointSchema, await readJson(this.#store, this.#key), this.#key);
+    const saved = parseOrThrow(crawlCheckpointSchema, await readJson(this.#store, this.#key), this.#key);
+    const count = saved.checkpoint.seenCount;
+    // The earlier format (every id inline): the next save writes them all to segments, once.
+    const seen = saved.seen?.slice(0, count) ?? (await this.#readSegments(count, saved.seen_segments!.ids_per_segment));
+    if (seen.length < count) throw new Error(`${this.#key} lists ${seen.length} seen ids, its checkpoint counts ${count}`);
+    if (!saved.seen && saved.seen_segments!.ids_per_segment === this.#idsPerSegment) {
+      this.#stored = count;
+      this.#tail = seen.slice(count - (count % this.#idsPerSegment));
+    }
+    this.#fresh = false;
+    return { checkpoint: saved.checkpoint, seen };
+  }
+
+  /** The first `count` seen ids, from segments of `per` ids, read 8 at a time. */
+  async #readSegments(count: number, per: number): Promise<string[]> {
+    const indices = Array.from({ length: Math.ceil(count / per) }, (_, i) => i);
+    const seen: string[] = [];
+    for (let from = 0; from < indices.length; from += 8) {
+      const segments = await Promise.all(
+        indices.slice(from, from + 8).map(async (index) => {
+          const key = seenSegmentKey(this.#source, index);
+          const segment = parseOrThrow(seenSegmentSchema, await readJson(this.#store, key), key);
+          const wanted = Math.min(per, count - index * per);
+          if (segment.first !== index * per || segment.ids.length < wanted) {
+            throw new Error(`${key} holds ${segment.ids.length} ids from id ${segment.first}; ${this.#key} needs ${wanted} from id ${index * per}`);
+          }
+          return segment.ids.slice(0, wanted);
+        }),
+      );
+      for (const ids of segments) for (const id of ids) seen.push(id);
+    }
+    return seen;
   }
 
   plan(shard: PlannedShard): void {
@@ -254,18 +308,53 @@ class CheckpointFrontier {
     while (this.#pending[0]?.settled) this.#frontier = this.#pending.shift()!.checkpoint;
   }
 
-  /** Saves at most every 10 s, and always when `final`. */
+  /**
+   * Saves at most every 10 s, and always when `final`. `seen` is the set the planner fills (the
+   * same one every time); the checkpoint covers its first `seenCount` ids. Safe to call again
+   * after a failure part-way: what was written is written again.
+   */
   async save(seen: Set<string>, final: boolean): Promise<void> {
     const frontier = this.#frontier;
     if (!this.#enabled || !frontier || frontier === this.#savedFrontier || (!final && Date.now() - this.#lastSave < 10_000)) return;
+    if (this.#fresh) {
+      // A crawl from the start must not leave an earlier crawl's checkpoint naming segments it rewrites.
+      const stale = [this.#key];
+      for await (const object of this.#store.list(seenSegmentsPrefix(this.#source))) stale.push(object.key);
+      await this.#store.delete(stale);
+      this.#fresh = false;
+    }
+    await this.#storeSeen(seen, frontier.seenCount);
     const body: CrawlCheckpoint = {
       source: this.#source,
       saved_at: new Date().toISOString(),
       checkpoint: frontier,
-      seen: [...seen].slice(0, frontier.seenCount),
+      seen_segments: { ids_per_segment: this.#idsPerSegment },
     };
     await this.#store.put(this.#key, JSON.stringify(body), { contentType: 'application/json' });
     this.#savedFrontier = frontier;
     this.#lastSave = Date.now();
+  }
+
+  /** Writes the segments from the open tail up to id `count`: the tail again, and any filled since. */
+  async #storeSeen(seen: Set<string>, count: number): Promise<void> {
+    if (count <= this.#stored) return;
+    const per = this.#idsPerSegment;
+    if (!this.#ids) {
+      this.#ids = seen.values();
+      for (let i = 0; i < this.#stored; i++) this.#ids.next();
+    }
+    const first = this.#stored - (this.#stored % per);
+    const ids = this.#tail;
+    while (first + ids.length < count) {
+      const next = this.#ids.next();
+      if (next.done) throw new Error(`the seen set holds fewer than the ${count} ids its checkpoint counts`);
+      ids.push(next.value);
+    }
+    for (let start = first; start < count; start += per) {
+      const segment: SeenSegment = { first: start, ids: ids.slice(start - first, Math.min(start + per, count) - first) };
+      await this.#store.put(seenSegmentKey(this.#source, start / per), JSON.stringify(segment), { contentType: 'application/json' });
+    }
+    this.#stored = count;
+    this.#tail = ids.slice(count - (count % per) - first);
   }
 }

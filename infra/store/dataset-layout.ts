@@ -6,6 +6,10 @@ export const MANIFEST_KEY = 'manifest.json';
 export const STATS_KEY = 'stats.json';
 /** The crawl job of a source as last submitted: `repair` re-plans the same shards from it. */
 export const crawlSettingsKey = (source: string) => `_crawl/${source}.crawl.json`;
+/** A resumable source's crawl checkpoint (schemas/checkpoint.ts), and the segments holding the provider ids it has seen. */
+export const crawlCheckpointKey = (source: string) => `_crawl/${source}.checkpoint.json`;
+export const seenSegmentsPrefix = (source: string) => `_crawl/${source}.seen/`;
+export const seenSegmentKey = (source: string, index: number) => `${seenSegmentsPrefix(source)}${String(index).padStart(6, '0')}.json`;
 
 export async function readJson(store: ObjectStore, key: string): Promise<unknown> {
   return JSON.parse((await store.getBuffer(key)).toString('utf8'));

@@ -101,8 +101,14 @@ test('a Freesound crawl killed mid-run resumes from its checkpoint: same dataset
   const lost = await waiting;
   assert.equal(lost.code, 1, lost.stderr);
   assert.match(lost.stderr, /gone from Redis .*rerun the crawl with --resume/);
-  const saved = await readJsonFile<{ checkpoint: { cursor: string } }>(checkpoint);
+  const saved = await readJsonFile<{ checkpoint: { cursor: string; seenCount: number }; seen?: unknown; seen_segments?: { ids_per_segment: number } }>(checkpoint);
   assert.ok(JSON.parse(saved.checkpoint.cursor).page >= 2, `the checkpoint is past the first page: ${saved.checkpoint.cursor}`);
+  // The ids seen are not in the checkpoint but in the segment it names (one here: 10,000 ids each), written before it.
+  assert.equal(saved.seen, undefined);
+  assert.deepEqual(saved.seen_segments, { ids_per_segment: 10_000 });
+  const segment = await readJsonFile<{ first: number; ids: string[] }>(join(interrupted, '_crawl', 'freesound.seen', '000000.json'));
+  assert.equal(segment.first, 0);
+  assert.ok(segment.ids.length >= saved.checkpoint.seenCount && saved.checkpoint.seenCount > 0, `${segment.ids.length} ids stored, ${saved.checkpoint.seenCount} counted`);
 
   searches = fx.stats.searches;
   const resumed = await runCli([...crawlArgs, '--dataset', interrupted, '--resume', '--workers', '2', '--json'], env);
