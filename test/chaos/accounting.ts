@@ -38,6 +38,14 @@ export interface ChaosReport {
   leaked_secrets: number;
   refused_redirects: number;
   rate_limit_violations: number;
+  /** How long every S3 request was refused or left hanging (issue 12). */
+  storage_outage_s: number;
+  /** Workers that, SIGTERMed one at a time in the rolling restart, exited 0 within their grace. */
+  drained_workers: number;
+  /** The slowest of those drains, SIGTERM to exit. */
+  drain_max_s: number;
+  /** Restarts of the run's Redis (AOF) mid-run. */
+  redis_restarts: number;
 }
 
 export interface Ledger extends Pick<ChaosReport, 'clips' | 'in_shards' | 'failed' | 'filtered' | 'lost' | 'duplicates'> {

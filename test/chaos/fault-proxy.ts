@@ -11,13 +11,20 @@
  *
  * The decisions are reproducible for a seed; which request meets which decision depends on the order
  * concurrent clients' requests arrive in, which no seed controls.
+ *
+ * An outage (`setOutage`) overrides all of that: in `refuse` every new connection is dropped as it
+ * is accepted and every request on an open one is reset before anything is forwarded; in `hang`
+ * requests are read but never answered (the client's idle timeout, or the end of the outage, which
+ * drops them, ends each one). Nothing reaches the target while it lasts.
  */
 import { Agent, createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { isLoopback } from '../../dashboard/auth.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 import { listenOnLoopback } from '../../demo/providers/common.ts';
 
 export type FaultKind = 'error-before' | 'error-after' | 'reset';
+export type OutageMode = 'refuse' | 'hang';
 
 export interface FaultProxyOptions {
   /** Origin to forward to, e.g. `http://127.0.0.1:4568`; loopback only. */
@@ -30,13 +37,15 @@ export interface FaultProxyOptions {
   /** The error document for an injected status (S3 clients parse an XML `<Error>`). */
   errorBody?: (status: number) => { contentType: string; body: string };
   /** Told of every request and what it met (null: forwarded untouched), e.g. to count faults per operation. */
-  onRequest?: (req: IncomingMessage, fault: FaultKind | null) => void;
+  onRequest?: (req: IncomingMessage, fault: FaultKind | OutageMode | null) => void;
 }
 
 export interface FaultProxyStats {
   requests: number;
   forwarded: number;
   faults: Record<FaultKind, number>;
+  /** During outages: connections and requests dropped at once (`refused`), requests left unanswered (`hung`). */
+  outage: { refused: number; hung: number };
 }
 
 export interface FaultProxy {
@@ -45,6 +54,8 @@ export interface FaultProxy {
   stats: FaultProxyStats;
   /** Faults can be switched off (faultRate 0) for a clean phase, and back on. */
   setFaultRate(rate: number): void;
+  /** Starts (or switches) an outage; null ends it, dropping every request it left hanging. */
+  setOutage(mode: OutageMode | null): void;
   close(): Promise<void>;
 }
 
@@ -67,7 +78,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const statuses = options.statuses ?? [500, 503];
   const errorBody = options.errorBody ?? ((status: number) => ({ contentType: 'text/plain', body: `injected ${status}\n` }));
   let faultRate = options.faultRate;
-  const stats: FaultProxyStats = { requests: 0, forwarded: 0, faults: { 'error-before': 0, 'error-after': 0, reset: 0 } };
+  const stats: FaultProxyStats = { requests: 0, forwarded: 0, faults: { 'error-before': 0, 'error-after': 0, reset: 0 }, outage: { refused: 0, hung: 0 } };
+  let outage: OutageMode | null = null;
+  const hanging = new Set<Socket>();
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   /** One draw per request, in arrival order, so a seed gives the same sequence of decisions. */
@@ -90,6 +103,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
+    if (outage) {
+      options.onRequest?.(req, outage);
+      if (outage === 'refuse') {
+        stats.outage.refused++;
+        req.socket.destroy();
+        return;
+      }
+      stats.outage.hung++;
+      req.resume(); // read what the client sends, answer nothing
+      hanging.add(req.socket);
+      req.socket.once('close', () => hanging.delete(req.socket));
+      return;
+    }
     const fault = decide(req);
     options.onRequest?.(req, fault.kind);
     if (fault.kind === 'error-before') {
@@ -152,6 +178,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const server = createServer(handle);
   // A client that gives up (e.g. the SDK's own timeout) must not crash the proxy.
   server.on('clientError', (_error, socket) => socket.destroy());
+  server.on('connection', (socket: Socket) => {
+    if (outage !== 'refuse') return;
+    stats.outage.refused++;
+    socket.destroy();
+  });
   const listening = await listenOnLoopback(server);
   return {
     origin: listening.origin,
@@ -159,7 +190,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setFaultRate(rate: number) {
       faultRate = rate;
     },
+    setOutage(mode: OutageMode | null) {
+      outage = mode;
+      if (mode !== 'hang') for (const socket of hanging) socket.destroy();
+    },
     close: async () => {
+      for (const socket of hanging) socket.destroy();
       await listening.close();
       agent.destroy();
     },

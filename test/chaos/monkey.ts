@@ -66,10 +66,9 @@ export function startMonkey(events: ChaosEvent[], progress: () => Promise<number
           note = `failed: ${(error as Error).message}`;
         }
         fired.push({ name: event.name, at: event.at, progress: now, seconds: Math.round((Date.now() - started) / 100) / 10, ...(note ? { note } : {}), ...(stalled ? { stalled } : {}) });
-        if (stalled) {
-          last = { progress: now, since: Date.now() };
-          break; // one event per stall
-        }
+        // A long event (a storage outage) is not a stall of the run: count stillness from its end.
+        last = { progress: now, since: Date.now() };
+        if (stalled) break; // one event per stall
       }
       if (pending.length > 0) await sleep(options.intervalMs ?? 500);
     }
@@ -84,6 +83,13 @@ export function startMonkey(events: ChaosEvent[], progress: () => Promise<number
       return done;
     },
   };
+}
+
+export interface RollingRestart {
+  /** Workers alive when the restart began: each was signalled once. */
+  workers: number;
+  /** Per worker, in order: seconds from SIGTERM to exit, how it exited, and whether that was a drain (exit 0 within grace). */
+  drains: { pid: number; seconds: number; code: number | null; signal: NodeJS.Signals | null; drained: boolean }[];
 }
 
 /**
@@ -118,6 +124,29 @@ export class WorkerPool {
     await sleep(restartMs);
     this.start(1);
     return `killed pid ${victim.pid}, replaced after ${restartMs} ms`;
+  }
+
+  /**
+   * A rolling restart: each worker alive now, one at a time, gets SIGTERM; once it has exited (it
+   * drains: active jobs finish or are handed back within its grace) a replacement starts, then the
+   * next. One that has not exited `graceMs` + 10 s after its signal is SIGKILLed and counted as not
+   * drained. `seconds` is signal to exit.
+   */
+  async rollingRestart(graceMs: number): Promise<RollingRestart> {
+    const old = this.alive;
+    const drains: RollingRestart['drains'] = [];
+    for (const worker of old) {
+      const signalled = Date.now();
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => worker.once('exit', (code, signal) => r([code, signal])));
+      worker.kill('SIGTERM');
+      const killer = setTimeout(() => worker.kill('SIGKILL'), graceMs + 10_000);
+      const [code, signal] = await exited;
+      clearTimeout(killer);
+      const seconds = Math.round((Date.now() - signalled) / 10) / 100;
+      drains.push({ pid: worker.pid ?? -1, seconds, code, signal, drained: code === 0 && seconds <= graceMs / 1000 });
+      this.start(1);
+    }
+    return { workers: old.length, drains };
   }
 
   async stopAll(): Promise<void> {

@@ -3,9 +3,11 @@
  * seeded catalogue (corrupt audio, hostile metadata, 429 storms, 5xx bursts, slow and truncated
  * bodies, redirects to a disallowed admin port, oversize downloads) to several `clapset worker`
  * processes, which write into s3rver through a fault-injecting proxy (5xx answers, resets
- * mid-upload). A seeded monkey SIGKILLs workers (and starts replacements) and deletes the project's
- * Redis keys once mid-run; the crawls are then resubmitted with resume. At the end the dataset is
- * verified and balanced against the catalogue: nothing lost, nothing twice, no secret anywhere.
+ * mid-upload). A seeded monkey SIGKILLs workers (and starts replacements), takes storage away (every
+ * S3 request refused, then left hanging), restarts every worker with SIGTERM one at a time, deletes
+ * the project's Redis keys once mid-run (the crawls are then resubmitted with resume) and restarts
+ * the run's own Redis (AOF) on its data. At the end the dataset is verified and balanced against the
+ * catalogue: nothing lost, nothing twice, no secret anywhere.
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -13,7 +15,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { isLoopback } from '../../dashboard/auth.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startDashboard } from '../../dashboard/server.ts';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { readHttpCounters } from '../../infra/http/counters.ts';
@@ -31,11 +33,12 @@ import { configFromEnv } from '../../schemas/config.ts';
 import type { CrawlJob } from '../../schemas/jobs.ts';
 import { SeededRandom } from '../../infra/seeded-random.ts';
 import { readSamples } from '../helpers/pipeline-fixtures.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
 import { startS3Server } from '../helpers/s3-server.ts';
 import { balanceLedger, type ChaosReport, type Ledger } from './accounting.ts';
 import { makeAudioPool } from './audio-pool.ts';
 import { s3ErrorBody, startFaultProxy, type FaultProxyStats } from './fault-proxy.ts';
-import { drawMoment, startMonkey, WorkerPool, type ChaosEvent, type FiredEvent, type Window } from './monkey.ts';
+import { drawMoment, startMonkey, WorkerPool, type ChaosEvent, type FiredEvent, type RollingRestart, type Window } from './monkey.ts';
 import { awaitFullWindow, checkDashboardToken, countDoneShards, inspectBucket, pollDashboard, scanLogs, sumCounter, sumCounters, windowStats, type Counters } from './probes.ts';
 import { crawlJobs, plannedShards, startProviders, type Rates } from './providers.ts';
 import { readJson, STATS_KEY } from '../../infra/store/dataset-layout.ts';
@@ -50,9 +53,14 @@ export interface ChaosOptions {
   /** Freesound search page size: small pages mean enough API requests for the storms to land on. */
   pageSize: number;
   kills: number;
-  /** Progress fractions the kills and the Redis wipe are drawn from. */
+  /** Progress fractions the kills, the Redis wipe, the storage outage, the rolling restart and the Redis restart are drawn from. */
   killWindow: Window;
   wipeWindow: Window;
+  outageWindow: Window;
+  restartWindow: Window;
+  redisRestartWindow: Window;
+  /** The storage outage: every S3 request left unanswered for `hangMs`, then refused for `refuseMs`. */
+  storageOutage: { hangMs: number; refuseMs: number };
   /** Provider limits, the same numbers in the source specs and in the fixtures' throttles. */
   rates: Rates;
   /** Fraction of S3 requests answered with a 5xx or reset mid-upload. */
@@ -67,7 +75,6 @@ export interface ChaosOptions {
   idleMs: number;
   /** Outer bound on the whole run (generous: `idleMs` is what catches a stuck run). */
   deadlineMs: number;
-  redisUrl: string;
   onLog?: (line: string) => void;
   /** Keep the run folder (worker logs, a trace of every S3 request) and say where it is. */
   keep?: boolean;
@@ -82,7 +89,7 @@ export interface ChaosOptions {
 const WINDOW = 10_000;
 
 /** `npm run chaos`: ≥ 2,000 clips, kills spread over the whole run. */
-export const FULL_RUN: Omit<ChaosOptions, 'redisUrl'> = {
+export const FULL_RUN: ChaosOptions = {
   seed: 'clapset-chaos',
   clips: 2000,
   workers: 3,
@@ -92,6 +99,11 @@ export const FULL_RUN: Omit<ChaosOptions, 'redisUrl'> = {
   kills: 3,
   killWindow: [0.05, 0.9],
   wipeWindow: [0.35, 0.65],
+  outageWindow: [0.15, 0.3],
+  restartWindow: [0.45, 0.6],
+  redisRestartWindow: [0.7, 0.85],
+  // 3 minutes; the hang outlasts the S3 client's 120-s idle timeout, so requests time out and retry into it.
+  storageOutage: { hangMs: 130_000, refuseMs: 50_000 },
   rates: {
     freesoundApi: { limit: 40, windowMs: WINDOW },
     freesoundMedia: { limit: 100, windowMs: WINDOW }, // Freesound's CDN default: 10/s
@@ -107,17 +119,25 @@ export const FULL_RUN: Omit<ChaosOptions, 'redisUrl'> = {
 };
 
 /**
- * The CI-sized run: same faults, ~150 clips. Kills come before the Redis wipe, which also removes
- * the killed workers' locked jobs, so no stall timeout (60 s job locks) is waited out.
+ * The CI-sized run: same faults, ~150 clips, a 24-s storage outage. Kills come before the Redis
+ * wipe, which also removes the killed workers' locked jobs, so no stall timeout (60 s job locks) is
+ * waited out. The outage, the rolling restart (SIGTERM: jobs are handed back, no lock expires) and
+ * the Redis restart (AOF: locks survive, live workers renew them) come after the wipe, while the
+ * resumed crawls have jobs in flight (before it, with crawl jobs locked by killed workers, little
+ * runs for an outage to meet), and add no lock wait either.
  */
-export const CI_RUN: Omit<ChaosOptions, 'redisUrl'> = {
+export const CI_RUN: ChaosOptions = {
   ...FULL_RUN,
   seed: 'clapset-chaos-ci',
   clips: 150,
   shardSize: 16,
   pageSize: 10,
-  killWindow: [0.1, 0.45],
-  wipeWindow: [0.5, 0.6],
+  killWindow: [0.1, 0.3],
+  wipeWindow: [0.35, 0.45],
+  outageWindow: [0.5, 0.6],
+  restartWindow: [0.65, 0.75],
+  redisRestartWindow: [0.78, 0.86],
+  storageOutage: { hangMs: 12_000, refuseMs: 12_000 },
   // Low enough that this small crawl fills its windows, so the Redis wipe meets a full one; 4-s
   // windows (200 ms margin) because the limiter waits out one window per provider after a cold
   // start and after the wipe, which 10-s windows make too long for CI.
@@ -136,6 +156,9 @@ export const CI_RUN: Omit<ChaosOptions, 'redisUrl'> = {
   idleMs: 180_000,
   deadlineMs: 15 * 60_000,
 };
+
+/** `clapset worker`'s default `--grace` (spawnLocalWorkers passes none): a drain must end within it. */
+export const WORKER_GRACE_S = 30;
 
 const BUCKET = 'clapset-chaos';
 const DATASET_PREFIX = 'dataset/';
@@ -166,6 +189,11 @@ export interface ChaosResult {
     providers: Record<string, ReturnType<typeof windowStats>>;
     s3Proxy: FaultProxyStats;
     jobAttemptsFailed: number;
+    /** What the new phases were held to: every worker drained, within the grace, the whole outage. */
+    expect: { workers: number; graceS: number; storageOutageS: number };
+    rolling: RollingRestart | null;
+    /** A key written just before the restart read back just after (AOF), and the key counts around it. */
+    redisRestart: { sentinelSurvived: boolean; keysBefore: number; keysAfter: number; downS: number } | null;
     /** This process's event-loop delay while the crawls ran (ms): the fixtures time arrivals on it. */
     harnessLoopDelayMs: { p99: number; max: number };
     summaries: Record<string, CrawlSummary>;
@@ -178,8 +206,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
   const deadline = started + options.deadlineMs;
   const say = options.onLog ?? (() => {});
-  const redisHost = new URL(options.redisUrl).hostname;
-  if (!isLoopback(redisHost)) throw new Error(`the chaos run keeps all traffic on loopback; Redis at ${redisHost} is not`);
   const random = new SeededRandom(`${options.seed}/monkey`);
   // Distinctive values, so any occurrence anywhere is a leak.
   const secrets = {
@@ -190,7 +216,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const secretList = Object.values(secrets);
   const runDir = await mkdtemp(join(tmpdir(), 'clapset-chaos-'));
   const savedEnv = { ...process.env };
-  const ctx: QueueContext = { connection: connectRedis(options.redisUrl), prefix: `clapset-chaos-${randomBytes(4).toString('hex')}` };
+  // The run's own Redis (loopback, AOF), so it can be restarted; stopped after the last client quits.
+  const redis = await startAofRedis(join(runDir, 'redis')).catch(async (error: unknown) => {
+    await rm(runDir, { recursive: true, force: true });
+    throw error;
+  });
+  const ctx: QueueContext = { connection: connectRedis(redis.url), prefix: `clapset-chaos-${randomBytes(4).toString('hex')}` };
+  ctx.connection.on('error', () => {}); // refused while Redis restarts; ioredis reconnects and replays
   const closers: (() => Promise<unknown>)[] = [];
   // The fixtures time arrivals in this process: its event-loop stalls bound how exactly they count.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -219,7 +251,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     // s3rver checks the access key id but not SigV4 signatures, so the secret can be one to look for.
     const s3Env = { ...s3.env, AWS_SECRET_ACCESS_KEY: secrets.s3 };
-    Object.assign(process.env, s3Env, { CLAPSET_REDIS_URL: options.redisUrl, CLAPSET_PREFIX: ctx.prefix, CLAPSET_DASHBOARD_TOKEN: secrets.dashboard });
+    Object.assign(process.env, s3Env, { CLAPSET_REDIS_URL: redis.url, CLAPSET_PREFIX: ctx.prefix, CLAPSET_DASHBOARD_TOKEN: secrets.dashboard });
     const proxied = configFromEnv({ ...process.env, CLAPSET_S3_ENDPOINT: proxy.origin });
     const direct = configFromEnv(process.env);
     const store = openStore(DATASET, direct);
@@ -239,7 +271,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ...savedEnv,
       ...s3Env,
       CLAPSET_S3_ENDPOINT: proxy.origin,
-      CLAPSET_REDIS_URL: options.redisUrl,
+      CLAPSET_REDIS_URL: redis.url,
       CLAPSET_PREFIX: ctx.prefix,
       FREESOUND_API_KEY: secrets.freesound,
       CLAPSET_CONTACT: 'chaos-run@clapset.invalid',
@@ -253,7 +285,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     workers.start(options.workers);
 
     // ---- The monkey's seeded events.
+    const watch = watchProgress(() => countDoneShards(store));
+    closers.push(() => watch.stop());
     let wipedCounters: Counters | null = null;
+    let outageSeconds = 0;
+    // (Assigned by the events; `as` keeps TypeScript from narrowing them to null here.)
+    let rolling = null as RollingRestart | null;
+    let redisRestart = null as ChaosResult['checks']['redisRestart'];
     const events: ChaosEvent[] = [];
     for (let k = 0; k < options.kills; k++) {
       events.push({ name: `sigkill-worker-${k + 1}`, at: drawMoment(random, options.killWindow), delayMs: random.int(0, 1500), fire: () => workers.killOne(random, random.int(100, 2000)) });
@@ -268,6 +306,57 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         return `deleted ${await deletePrefixedKeys(ctx.connection, ctx.prefix)} keys${peak ? ` while the ${peak} rate window was (nearly) full` : ''}`;
       },
     });
+    events.push({
+      name: 'storage-outage',
+      at: drawMoment(random, options.outageWindow),
+      delayMs: random.int(0, 1000),
+      fire: async () => {
+        // Nothing can finish while storage is away: that stillness is the outage's, not the run's.
+        const began = Date.now();
+        watch.hold();
+        // Hanging first catches every worker's next request; the retries after the drop meet the refusal.
+        try {
+          proxy.setOutage('hang');
+          await sleep(options.storageOutage.hangMs);
+          proxy.setOutage('refuse');
+          await sleep(options.storageOutage.refuseMs);
+        } finally {
+          proxy.setOutage(null);
+          watch.release();
+          outageSeconds = (Date.now() - began) / 1000;
+        }
+        const { refused, hung } = proxy.stats.outage;
+        return `S3 away for ${outageSeconds.toFixed(1)} s: ${hung} requests left hanging, then ${refused} connections or requests refused`;
+      },
+    });
+    events.push({
+      name: 'rolling-sigterm-restart',
+      at: drawMoment(random, options.restartWindow),
+      delayMs: random.int(0, 1000),
+      fire: async () => {
+        rolling = await workers.rollingRestart(WORKER_GRACE_S * 1000);
+        return `${rolling.workers} workers restarted one at a time: ${rolling.drains.map((d) => `pid ${d.pid} ${d.drained ? 'drained' : `exited ${d.code ?? d.signal}`} in ${d.seconds} s`).join(', ')}`;
+      },
+    });
+    events.push({
+      name: 'redis-restart',
+      at: drawMoment(random, options.redisRestartWindow),
+      delayMs: random.int(0, 1000),
+      fire: async () => {
+        const sentinel = `${ctx.prefix}:chaos:aof-sentinel`;
+        const value = randomBytes(8).toString('hex');
+        await ctx.connection.set(sentinel, value);
+        const keysBefore = await ctx.connection.dbsize();
+        const down = Date.now();
+        await redis.restart(1000);
+        const downS = Math.round((Date.now() - down) / 100) / 10;
+        const sentinelSurvived = (await ctx.connection.get(sentinel)) === value;
+        const keysAfter = await ctx.connection.dbsize();
+        await ctx.connection.del(sentinel);
+        redisRestart = { sentinelSurvived, keysBefore, keysAfter, downS };
+        return `Redis (AOF) down ${downS} s; ${keysAfter} keys after, ${keysBefore} before${sentinelSurvived ? '' : '; the sentinel key was LOST'}`;
+      },
+    });
     // Storms stay within the client's 6 retries even when both land on one request.
     const storm = (name: string, at: Window, arm: (n: number) => void): ChaosEvent => {
       const n = random.int(...options.stormSize);
@@ -278,8 +367,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const expectedShards = plannedShards(catalogue, options.shardSize);
     const monkey = startMonkey(events, async () => (await countDoneShards(store)) / expectedShards, { started, stallMs: options.stallMs, until: deadline });
     closers.push(() => monkey.stop());
-    const watch = watchProgress(() => countDoneShards(store));
-    closers.push(() => watch.stop());
 
     // ---- The crawls, resubmitted with resume whenever Redis lost them.
     const resubmits: Record<string, number> = {};
@@ -329,6 +416,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       leaked_secrets: leaksBy.dashboard + leaksBy.logs + leaksBy.objects,
       refused_redirects: sumCounter(http, 'redirects_refused'),
       rate_limit_violations: Object.values(providerViews).reduce((n, p) => n + p.violations, 0),
+      storage_outage_s: Math.round(outageSeconds * 10) / 10,
+      drained_workers: rolling?.drains.filter((d) => d.drained).length ?? 0,
+      drain_max_s: Math.max(0, ...(rolling?.drains.map((d) => d.seconds) ?? [])),
+      redis_restarts: redis.restarts,
     };
     return {
       report,
@@ -351,6 +442,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         providers: providerViews,
         s3Proxy: proxy.stats,
         jobAttemptsFailed: logs.jobAttemptsFailed,
+        expect: { workers: options.workers, graceS: WORKER_GRACE_S, storageOutageS: (options.storageOutage.refuseMs + options.storageOutage.hangMs) / 1000 },
+        rolling,
+        redisRestart,
         harnessLoopDelayMs: { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) },
         summaries,
         ...(options.keep ? { runDir } : {}),
@@ -361,6 +455,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const close of closers.reverse()) await close().catch(() => {});
     await deletePrefixedKeys(ctx.connection, ctx.prefix).catch(() => 0);
     await ctx.connection.quit().catch(() => {});
+    await redis.stop().catch(() => {});
     for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
     Object.assign(process.env, savedEnv);
     if (!options.keep) await rm(runDir, { recursive: true, force: true });
@@ -404,10 +499,14 @@ async function driveCrawl(
 
 class DeadlineError extends Error {}
 
-/** How long since the count of finished shards last changed, polled every `intervalMs`. */
-function watchProgress(count: () => Promise<number>, intervalMs = 2000): { idleFor: () => number; stop: () => Promise<void> } {
+/**
+ * How long since the count of finished shards last changed, polled every `intervalMs`. Between
+ * `hold()` and `release()` (an outage the run itself causes) it reads 0, and counts from the release.
+ */
+function watchProgress(count: () => Promise<number>, intervalMs = 2000) {
   let done = -1;
   let at = Date.now();
+  let held = false;
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
@@ -417,10 +516,34 @@ function watchProgress(count: () => Promise<number>, intervalMs = 2000): { idleF
     }
   })();
   return {
-    idleFor: () => Date.now() - at,
+    idleFor: () => (held ? 0 : Date.now() - at),
+    hold: () => void (held = true),
+    release: () => void ([held, at] = [false, Date.now()]),
     async stop() {
       stopped = true;
       await loop;
     },
+  };
+}
+
+/** The run's own redis-server on loopback with AOF, restartable on the same port and data dir. */
+async function startAofRedis(dir: string) {
+  await mkdir(dir, { recursive: true });
+  const args = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir];
+  let server = await startRedisServer({ args });
+  let restarts = 0;
+  return {
+    url: server.url,
+    get restarts() {
+      return restarts;
+    },
+    /** SIGTERM (Redis writes and syncs its AOF), `pauseMs` down, then the same port and data again. */
+    async restart(pauseMs: number) {
+      await server.stop();
+      await sleep(pauseMs);
+      server = await startRedisServer({ port: server.port, args });
+      restarts++;
+    },
+    stop: () => server.stop(),
   };
 }

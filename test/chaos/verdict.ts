@@ -1,7 +1,7 @@
 import type { ChaosResult } from './run-chaos.ts';
 
 /**
- * What a chaos run must show (issue 7), as readable problems; empty when it survived. Shared by
+ * What a chaos run must show (issues 7 and 12), as readable problems; empty when it survived. Shared by
  * `npm run chaos` and the CI test, so both hold the same line.
  */
 export function chaosProblems({ report, ledger, verify, checks }: ChaosResult): string[] {
@@ -27,5 +27,15 @@ export function chaosProblems({ report, ledger, verify, checks }: ChaosResult): 
   const kills = checks.events.filter((e) => e.name.startsWith('sigkill') && e.note?.startsWith('killed')).length;
   expect(kills >= 3, `only ${kills} workers were killed`);
   expect(checks.events.some((e) => e.name === 'delete-redis-keys' && e.progress < 1), 'the Redis keys were not deleted mid-run');
+  // Issue 12: a storage outage, a rolling SIGTERM restart of every worker, a Redis restart with AOF.
+  const midRun = (name: string) => checks.events.some((e) => e.name === name && e.progress < 1);
+  expect(midRun('storage-outage') && report.storage_outage_s >= checks.expect.storageOutageS, `storage outage of ${report.storage_outage_s} s mid-run, ${checks.expect.storageOutageS} s wanted`);
+  const { refused, hung } = checks.s3Proxy.outage;
+  expect(refused > 0 && hung > 0, `the storage outage refused ${refused} and left ${hung} S3 requests hanging (both must be met)`);
+  expect(midRun('rolling-sigterm-restart') && checks.rolling?.workers === checks.expect.workers, `rolling restart mid-run of ${checks.rolling?.workers ?? 0} workers, ${checks.expect.workers} running`);
+  expect(report.drained_workers === checks.expect.workers, `${report.drained_workers} of ${checks.expect.workers} workers drained on SIGTERM: ${JSON.stringify(checks.rolling?.drains ?? [])}`);
+  expect(report.drain_max_s <= checks.expect.graceS, `a drain took ${report.drain_max_s} s, past the ${checks.expect.graceS}-s grace`);
+  expect(midRun('redis-restart') && report.redis_restarts >= 1, `Redis restarted ${report.redis_restarts} times mid-run`);
+  expect(checks.redisRestart?.sentinelSurvived === true, `a key written before the Redis restart was gone after it: ${JSON.stringify(checks.redisRestart)}`);
   return problems;
 }
