@@ -18,6 +18,8 @@ const TRANSIENT_NAMES = new Set([
  * `ClipError`s and never reach here; anything else is a bug and keeps BullMQ's ordinary attempts.
  */
 export function isTransientError(error: unknown): boolean {
+  // Thrown on purpose to end the job for good, whatever its message quotes (e.g. a child's "Connection is closed").
+  if (error instanceof UnrecoverableError) return false;
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;

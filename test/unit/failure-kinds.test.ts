@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { failureKind, FAILURE_REASONS } from '../../schemas/failure.ts';
 import { buildShardStats, resolveClipResults, transientFailures } from '../../workers/shard/shard-stats.ts';
 import { isTransientError, transientDelayMs } from '../../workers/transient.ts';
+import { chainedClipResults } from '../../workers/child-results.ts';
+import { UnrecoverableError } from 'bullmq';
 import { transientlyLost } from '../../dataset/verify.ts';
 
 const planned = [{ key: 'a', id: 'a' }, { key: 'b', id: 'b' }];
@@ -21,6 +23,22 @@ test('a chunk that stalled its workers past the limit is worker_lost (final); an
   assert.equal(transientFailures(storage).length, 2);
   // No failure recorded at the shard (the chunk failed below a caption job): not known to be the clip's fault.
   assert.equal(transientFailures(resolveClipResults(planned, [], [])).length, 2);
+});
+
+test('a caption or embed job whose chunk failed for good fails with that reason, so the shard still tells worker_lost from transient', async () => {
+  type Handle = Parameters<typeof chainedClipResults>[0];
+  const handle = (values: Record<string, unknown>, failures: Record<string, string>) =>
+    ({ getChildrenValues: async () => values, getIgnoredChildrenFailures: async () => failures }) as unknown as Handle;
+  const failure = (h: Handle) => chainedClipResults(h).then(() => assert.fail('resolved'), (error: Error) => error);
+  const caption = await failure(handle({}, { 'bull:transcode:c0': 'job stalled more than allowable limit' }));
+  assert.ok(caption instanceof UnrecoverableError && !isTransientError(caption), 'not retried');
+  const embed = await failure(handle({}, { 'bull:caption:c0': caption.message })); // one stage further up
+  assert.ok(resolveClipResults(planned, [], [embed.message]).every((r) => r.status === 'failed' && r.reason === 'worker_lost'));
+  const storage = await failure(handle({}, { 'bull:transcode:c0': 'transient trouble for 901 s, past the 900-s retry window: Connection is closed.' }));
+  assert.ok(!isTransientError(storage), 'ends for good although it quotes a transient message');
+  assert.equal(transientFailures(resolveClipResults(planned, [], [storage.message])).length, 2, 'its clips stay transient at the shard');
+  const results = [{ status: 'failed', key: 'a', id: 'a', reason: 'decode_error', message: 'x' }];
+  assert.deepEqual(await chainedClipResults(handle({ 'bull:transcode:c0': results }, {})), results);
 });
 
 test('shard stats record each failure kind, and verify finds transient losses also in stats of older runs (no kind)', () => {

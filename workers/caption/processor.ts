@@ -1,13 +1,13 @@
 import type { Job } from 'bullmq';
 import { chunkStageJobSchema, type ClipResult } from '../../schemas/jobs.ts';
-import { childClipResults } from '../child-results.ts';
+import { chainedClipResults } from '../child-results.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { sampleJsonSchema } from '../../schemas/sample.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { applyCaptions, captionClips } from './caption-clips.ts';
 import { shardKeys, readJson } from '../../infra/store/dataset-layout.ts';
 
-type StageJobHandle = Pick<Job, 'data' | 'getChildrenValues'>;
+type StageJobHandle = Pick<Job, 'data' | 'getChildrenValues' | 'getIgnoredChildrenFailures'>;
 
 
 /**
@@ -20,7 +20,7 @@ export async function processCaptionJob(job: StageJobHandle, deps: WorkerDeps): 
   if (!data.dataset.caption) throw new Error('caption job for a dataset without a caption stage');
   const store = deps.store(data.dataset.uri);
   const staging = shardKeys(data.shard).staging;
-  const results = await childClipResults(job);
+  const results = await chainedClipResults(job);
   const ok = results.filter((r) => r.status === 'ok');
   const samples = await Promise.all(
     ok.map(async (r) => parseOrThrow(sampleJsonSchema, await readJson(store, `${staging}${r.key}.json`), `${staging}${r.key}.json`)),

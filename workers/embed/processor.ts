@@ -6,7 +6,7 @@ import type { Job } from 'bullmq';
 import { chunkStageJobSchema, type ClipResult } from '../../schemas/jobs.ts';
 import { parseOrThrow } from '../../schemas/parse.ts';
 import { sampleJsonSchema } from '../../schemas/sample.ts';
-import { childClipResults } from '../child-results.ts';
+import { chainedClipResults } from '../child-results.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { readJson, shardKeys } from '../../infra/store/dataset-layout.ts';
 
@@ -30,12 +30,12 @@ export function decodeStagedEmbedding(bytes: Buffer, dim: number): { audio: Floa
  * seeded by the sample key so a rerun reproduces), one batched audio pass, and the text embedding
  * of each sample's first caption; staged as `<key>.emb` for the shard writer.
  */
-export async function processEmbedJob(job: Pick<Job, 'data' | 'getChildrenValues'>, deps: WorkerDeps): Promise<ClipResult[]> {
+export async function processEmbedJob(job: Pick<Job, 'data' | 'getChildrenValues' | 'getIgnoredChildrenFailures'>, deps: WorkerDeps): Promise<ClipResult[]> {
   const data = parseOrThrow(chunkStageJobSchema, job.data, 'embed job');
   if (!data.dataset.embed) throw new Error('embed job for a dataset without an embed stage');
   const store = deps.store(data.dataset.uri);
   const staging = shardKeys(data.shard).staging;
-  const results = await childClipResults(job);
+  const results = await chainedClipResults(job);
   const ok = results.filter((r) => r.status === 'ok');
   if (ok.length === 0) return results;
   const embedder = await deps.embedder(data.dataset.embed);
