@@ -21,6 +21,9 @@ function renderStages(overview) {
     const row = body.insertRow();
     row.dataset.stage = s.stage;
     [s.stage, s.waiting, s.active, s.delayed, s.waitingChildren, s.failed, fmt(s.completedPerMinute, 1)].forEach((v) => cell(row, String(v)));
+    // Cumulative, from every worker (the same counters as /metrics' clapset_stage_counter).
+    const events = overview.stageMetrics[s.stage] || {};
+    for (const [counter, className] of [['stalled', 'stalled'], ['lock_lost', 'lock-lost'], ['released_on_shutdown', 'released']]) cell(row, int(events[counter] || 0), className);
   }
   const crawls = $('#crawls');
   crawls.replaceChildren();

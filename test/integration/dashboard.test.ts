@@ -8,6 +8,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { startDashboard, type RunningDashboard } from '../../dashboard/server.ts';
 import { createHttpClient, definePolicy } from '../../infra/http/index.ts';
 import { readLiveStats } from '../../workers/shard/live-stats.ts';
+import { countStageEvent } from '../../infra/stage-metrics.ts';
 import { runCrawl } from '../../crawl/run-crawl.ts';
 import { configFromEnv } from '../../schemas/config.ts';
 import { crawlJobSchema } from '../../schemas/jobs.ts';
@@ -137,6 +138,15 @@ test('in Chromium: numbers, charts, live updates, and a failure appearing after 
   assert.equal(await page.locator('#connection').textContent(), 'live');
   assert.equal(await page.locator('#probes tr[data-source="empty-folder"] td:nth-child(3)').textContent(), 'DRIFT');
   assert.equal(await page.locator('#probes tr[data-source="sounds"] td:nth-child(3)').textContent(), 'ok');
+  // Worker trouble counters (as workers count them for /metrics) reach the stage table on the next update.
+  const transcode = page.locator('#stages tr[data-stage="transcode"]');
+  assert.equal(await transcode.locator('td.stalled').textContent(), '0');
+  for (const [counter, n] of [['stalled', 2], ['lock_lost', 1], ['released_on_shutdown', 3]] as const) {
+    for (let i = 0; i < n; i++) await countStageEvent(ctx.connection, ctx.prefix, 'transcode', counter);
+  }
+  await page.waitForFunction(() => document.querySelector('#stages tr[data-stage="transcode"] td.released')?.textContent === '3');
+  assert.deepEqual(await Promise.all(['stalled', 'lock-lost', 'released'].map((c) => transcode.locator(`td.${c}`).textContent())), ['2', '1', '3']);
+  assert.equal(await page.locator('#stages tr[data-stage="shard"] td.stalled').textContent(), '0');
   const updates = Number(await page.evaluate(() => document.body.dataset.updates));
   await page.waitForFunction((n) => Number(document.body.dataset.updates) > n + 1, updates);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-before-failure.png'), fullPage: true });
