@@ -2,6 +2,7 @@ import type { Config } from '../schemas/config.ts';
 import type { CaptionSpec, EmbedSpec } from '../schemas/dataset.ts';
 import { resolveModelDir } from '../infra/models/model-dir.ts';
 import { ClapEmbedder } from './embed/clap-embedder.ts';
+import { defaultFeatureThreads } from './embed/feature-pool.ts';
 import type { Device } from '../infra/models/devices.ts';
 import { createCaptioner } from './caption/captioner.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
@@ -24,11 +25,27 @@ export interface WorkerDeps {
   close(): Promise<void>;
 }
 
-export function createWorkerDeps(config: Config, ffmpegPath: string, options: { maxDownloadBytes?: number; device?: Device } = {}): WorkerDeps {
+export interface WorkerDepsOptions {
+  maxDownloadBytes?: number;
+  device?: Device;
+  /**
+   * Items per model run, assembled across the caption/embed jobs in flight (`clapset worker
+   * --batch-size`): CLAP audio clips (default 8), CLAP text captions (at least 64), T5 keyword lists
+   * (default: the dataset's caption batch size, `crawl --caption-batch-size`).
+   */
+  batchSize?: number;
+  /** Worker threads computing CLAP features (default: cores − 1, 1 to 4; `--feature-threads`). */
+  featureThreads?: number;
+  /** Longest wait of a partial batch for other jobs' requests, ms (default 10). */
+  lingerMs?: number;
+}
+
+export function createWorkerDeps(config: Config, ffmpegPath: string, options: WorkerDepsOptions = {}): WorkerDeps {
   const stores = new Map<string, ObjectStore>();
   const captioners = new Map<string, Promise<Captioner>>();
   const embedders = new Map<string, Promise<ClapEmbedder>>();
   const device = options.device ?? 'cpu';
+  const linger = options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs };
   /** Loads once per key; a failed load is forgotten so the next job tries again. */
   const once = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
     let value = cache.get(key);
@@ -49,8 +66,19 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: { 
       if (!store) stores.set(uri, (store = openStore(uri, config)));
       return store;
     },
-    captioner: (spec) => once(captioners, JSON.stringify(spec), () => createCaptioner({ model: spec.model, batchSize: spec.batchSize, dtype: spec.dtype, device })),
-    embedder: (spec) => once(embedders, JSON.stringify(spec), async () => ClapEmbedder.load((await resolveModelDir(spec.model)).dir, { device, dtype: spec.dtype })),
+    captioner: (spec) =>
+      once(captioners, JSON.stringify(spec), () => createCaptioner({ model: spec.model, batchSize: options.batchSize ?? spec.batchSize, dtype: spec.dtype, device, ...linger })),
+    embedder: (spec) =>
+      once(embedders, JSON.stringify(spec), async () =>
+        ClapEmbedder.load((await resolveModelDir(spec.model)).dir, {
+          device,
+          dtype: spec.dtype,
+          audioBatchSize: options.batchSize ?? 8,
+          textBatchSize: Math.max(64, options.batchSize ?? 0),
+          featureThreads: options.featureThreads ?? defaultFeatureThreads(),
+          ...linger,
+        }),
+      ),
     async close() {
       await Promise.all([...stores.values()].map((s) => s.close()));
       await Promise.all([...captioners.values(), ...embedders.values()].map(async (c) => (await c.catch(() => null))?.close()));

@@ -1,6 +1,7 @@
 /** What every captioner offers and records: the contract between the caption processor and the T5 or template captioner. */
 import type { Device } from '../../infra/models/devices.ts';
 import type { ModelDtype } from '../../infra/models/model-dir.ts';
+import type { BatcherStats } from '../batching/batcher.ts';
 
 export interface Captioner {
   /** `template`, or `t5:<model>`. */
@@ -9,6 +10,13 @@ export interface Captioner {
   readonly provenance: CaptionProvenance;
   /** One caption per keyword list (cleaned, non-empty), in order. Batched results equal one-by-one ones. */
   caption(keywordLists: readonly (readonly string[])[]): Promise<string[]>;
+  /**
+   * Model captioners batch across the jobs of a process: a job declares itself before it reads its
+   * clips and calls the returned function once it has captioned (workers/batching/batcher.ts).
+   */
+  enter?(): () => void;
+  /** The shared batcher's counters (model captioners only). */
+  batchStats?(): BatcherStats;
   close(): Promise<void>;
 }
 
@@ -41,8 +49,10 @@ export interface CaptionerOptions {
   model?: string | null;
   device?: Device;
   dtype?: ModelDtype;
-  /** Keyword lists per encoder/decoder batch (default 8). */
+  /** Keyword lists per encoder/decoder batch (default 8), assembled across the jobs of a process. */
   batchSize?: number;
+  /** How long a partial batch waits for other jobs' keyword lists (ms, default 10). */
+  lingerMs?: number;
   generation?: Partial<GenerationSettings>;
   debias?: boolean;
   threads?: number;

@@ -22,14 +22,22 @@ export async function processCaptionJob(job: StageJobHandle, deps: WorkerDeps): 
   const staging = shardKeys(data.shard).staging;
   const results = await chainedClipResults(job);
   const ok = results.filter((r) => r.status === 'ok');
-  const samples = await Promise.all(
-    ok.map(async (r) => parseOrThrow(sampleJsonSchema, await readJson(store, `${staging}${r.key}.json`), `${staging}${r.key}.json`)),
-  );
   const captioner = await deps.captioner(data.dataset.caption);
-  const outcomes = await captionClips(
-    captioner,
-    samples.map((s) => ({ text: s.text, tags: s.tag, duration: s.duration })),
-  );
+  // Declared while its JSONs are read, so other jobs' partial batches wait a moment for this one's.
+  const leave = captioner.enter?.();
+  let outcomes;
+  let samples;
+  try {
+    samples = await Promise.all(
+      ok.map(async (r) => parseOrThrow(sampleJsonSchema, await readJson(store, `${staging}${r.key}.json`), `${staging}${r.key}.json`)),
+    );
+    outcomes = await captionClips(
+      captioner,
+      samples.map((s) => ({ text: s.text, tags: s.tag, duration: s.duration })),
+    );
+  } finally {
+    leave?.();
+  }
   const jsonBytes = new Map<string, number>();
   for (const [i, sample] of samples.entries()) {
     const updated = parseOrThrow(sampleJsonSchema, applyCaptions(sample, outcomes[i]!, captioner.provenance), `captioned ${sample.key}`);

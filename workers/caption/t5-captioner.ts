@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { resolveModelDir } from '../../infra/models/model-dir.ts';
 import { T5Model } from './t5-model.ts';
+import { Batcher } from '../batching/batcher.ts';
 import { beamSearch, validateBeamSearchOptions, type BeamSearchOptions } from './beam-search.ts';
 import { debiasCaption } from './debias.ts';
 import { keytotextInputs } from './keywords.ts';
@@ -65,6 +66,12 @@ export async function createT5Captioner(setting: string, options: CaptionerOptio
     });
   }
 
+  // Every job of this process shares one batcher: a run (encoder + the whole beam search, every
+  // beam of every source in one decoder run per step) takes up to batchSize keyword lists from
+  // whichever jobs are waiting. Rows do not interact (padding is masked), so a list's caption is the
+  // one it gets alone.
+  const batcher = new Batcher<readonly string[], string>({ name: 't5', maxBatch: batchSize, ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }), run: captionBatch });
+
   return {
     id: `t5:${provenance.model}`,
     provenance,
@@ -72,12 +79,10 @@ export async function createT5Captioner(setting: string, options: CaptionerOptio
       for (const [index, keywords] of keywordLists.entries()) {
         if (keywords.length === 0) throw new Error(`keyword list ${index} is empty: skip such clips before captioning`);
       }
-      const captions: string[] = [];
-      for (let start = 0; start < keywordLists.length; start += batchSize) {
-        captions.push(...(await captionBatch(keywordLists.slice(start, start + batchSize))));
-      }
-      return captions;
+      return batcher.submit(keywordLists);
     },
+    enter: () => batcher.enter(),
+    batchStats: () => structuredClone(batcher.stats),
     close: () => model.release(),
   };
 }

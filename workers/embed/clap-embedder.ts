@@ -1,11 +1,13 @@
 import * as ort from 'onnxruntime-node';
 import type { DecodePcmOptions } from '../../infra/audio/decode-pcm.ts';
 import { log } from '../../infra/log.ts';
+import { Batcher, type BatcherStats } from '../batching/batcher.ts';
 import type { Device } from '../../infra/models/devices.ts';
 import type { ModelDtype } from '../../infra/models/model-dir.ts';
 import { createSession } from '../../infra/models/session.ts';
 import { type FolderTokenizer, loadFolderTokenizer, padRows } from '../../infra/models/tokenizer.ts';
 import { type ClapModelInfo, readClapModel } from './clap-model.ts';
+import { FeaturePool } from './feature-pool.ts';
 import { type FileFeatures, featuresForFile } from './features-file.ts';
 import { type ClipFeatureOptions, type ClipFeatures, clipFeatures } from './fusion.ts';
 import { CLAP_AUDIO } from './mel-config.ts';
@@ -18,13 +20,32 @@ export interface ClapEmbedderOptions {
   threads?: number;
   /** Which export of the folder: fp32 `audio_model.onnx`, q8 `audio_model_quantized.onnx`, … */
   dtype?: ModelDtype;
-  /** Clips per audio session run (a fused clip is 4 × 1001 × 64 floats ≈ 1 MB). Default 8. */
+  /**
+   * Clips per audio session run (a fused clip is 4 × 1001 × 64 floats ≈ 1 MB). Default 8. Runs are
+   * assembled across every job using this embedder at once (workers/batching/batcher.ts).
+   */
   audioBatchSize?: number;
   /**
    * Captions per text session run. Default 64. A text graph without `attention_mask` (the published
    * CLAP exports) only ever gets captions of one token length per run, so no padding reaches it.
    */
   textBatchSize?: number;
+  /** How long a partial batch waits for other jobs' requests (ms, default 10; see Batcher). */
+  lingerMs?: number;
+  /** Worker threads computing features for `featuresOfFile` (0, the default: in this thread). */
+  featureThreads?: number;
+}
+
+/**
+ * One chunk job's use of a shared embedder: its audio and text requests join the batches of the
+ * other jobs in flight, and the batcher knows when this job has nothing more to send.
+ */
+export interface ClapJob {
+  embedAudio(clips: readonly ClipFeatures[]): Promise<Float32Array[]>;
+  embedText(texts: readonly string[]): Promise<Float32Array[]>;
+  embedTokens(encoded: readonly (readonly number[])[]): Promise<Float32Array[]>;
+  /** The job submits nothing more (idempotent; call it in a `finally`). */
+  done(): void;
 }
 
 /**
@@ -42,8 +63,18 @@ export class ClapEmbedder {
     private readonly tokenizer: FolderTokenizer,
     /** Whether the text graph declares `attention_mask`; without it padding would be read as text. */
     private readonly textTakesMask: boolean,
-    private readonly options: Required<Pick<ClapEmbedderOptions, 'audioBatchSize' | 'textBatchSize'>>,
-  ) {}
+    options: Required<Pick<ClapEmbedderOptions, 'audioBatchSize' | 'textBatchSize' | 'lingerMs'>>,
+    private readonly pool: FeaturePool | null,
+  ) {
+    const lingerMs = options.lingerMs;
+    this.audioBatcher = new Batcher({ name: 'clap-audio', maxBatch: options.audioBatchSize, lingerMs, run: (clips: ClipFeatures[]) => this.runAudio(clips) });
+    this.textBatcher = new Batcher({ name: 'clap-text', maxBatch: options.textBatchSize, lingerMs, run: (ids: number[][]) => this.runText(ids) });
+  }
+
+  /** Audio runs, shared by every job in this process. */
+  private readonly audioBatcher: Batcher<ClipFeatures, Float32Array>;
+  /** Text runs: one token length per run when the graph takes no mask. */
+  private readonly textBatcher: Batcher<number[], Float32Array>;
 
   static async load(dir: string, options: ClapEmbedderOptions = {}): Promise<ClapEmbedder> {
     const model = await readClapModel(dir, options.dtype === undefined ? {} : { dtype: options.dtype });
@@ -60,7 +91,9 @@ export class ClapEmbedder {
       if (!textTakesMask) {
         log.info('CLAP text graph declares no attention_mask (as the published exports): captions are batched by equal token length so no padding reaches it', { model: model.textModel });
       }
-      return new ClapEmbedder(model, dim, audio, text, tokenizer, textTakesMask, { audioBatchSize: options.audioBatchSize ?? 8, textBatchSize: options.textBatchSize ?? 64 });
+      const batching = { audioBatchSize: options.audioBatchSize ?? 8, textBatchSize: options.textBatchSize ?? 64, lingerMs: options.lingerMs ?? 10 };
+      const pool = options.featureThreads ? new FeaturePool(options.featureThreads) : null;
+      return new ClapEmbedder(model, dim, audio, text, tokenizer, textTakesMask, batching, pool);
     } catch (error) {
       await Promise.all([audio.release(), text.release()]);
       throw error;
@@ -79,7 +112,40 @@ export class ClapEmbedder {
 
   /** Features of an audio file (a staged FLAC) for this checkpoint: ffmpeg decode to 48 kHz mono, then `features`. */
   async featuresOfFile(path: string, seed: number | string, options: Pick<DecodePcmOptions, 'ffmpegPath' | 'signal' | 'timeoutMs'> = {}): Promise<FileFeatures> {
-    return featuresForFile(path, { ...this.featureOptions(seed), ...options });
+    return featuresForFile(path, { ...this.featureOptions(seed), ...options }, this.pool ? (pcm, o) => this.pool!.features(pcm, o) : undefined);
+  }
+
+  /**
+   * Declares a chunk job that will embed audio and text once each: while it computes features, other
+   * jobs' partial batches wait up to the linger for it; once it has submitted, they no longer do.
+   */
+  beginJob(): ClapJob {
+    const leaveAudio = this.audioBatcher.enter();
+    const leaveText = this.textBatcher.enter();
+    // A job stays declared until its request is answered: "every declared job is waiting" must not
+    // count a job whose request is still pending as gone.
+    const once = <T>(submit: () => Promise<T>, leave: () => void): Promise<T> => {
+      try {
+        return submit().finally(leave);
+      } catch (error) {
+        leave();
+        throw error;
+      }
+    };
+    return {
+      embedAudio: (clips) => once(() => this.embedAudio(clips), leaveAudio),
+      embedText: (texts) => once(() => this.embedText(texts), leaveText),
+      embedTokens: (encoded) => once(() => this.embedTokens(encoded), leaveText),
+      done: () => {
+        leaveAudio();
+        leaveText();
+      },
+    };
+  }
+
+  /** What the batchers did so far (runs, items, runs merged across jobs, retries). */
+  batchStats(): { audio: BatcherStats; text: BatcherStats } {
+    return { audio: structuredClone(this.audioBatcher.stats), text: structuredClone(this.textBatcher.stats) };
   }
 
   /** Unit-norm audio embeddings, one per clip, in order. */
@@ -91,19 +157,22 @@ export class ClapEmbedder {
         throw new Error(`clip ${i}: features of shape (${clip.shape.join(', ')}), this checkpoint takes (${views}, ${CLAP_AUDIO.chunkFrames}, ${CLAP_AUDIO.melBins}) — compute them with featureOptions()`);
       }
     }
-    const out: Float32Array[] = [];
-    const wantsLonger = this.audio.inputNames.includes('is_longer');
-    for (let start = 0; start < clips.length; start += this.options.audioBatchSize) {
-      const batch = clips.slice(start, start + this.options.audioBatchSize);
-      const size = views * CLAP_AUDIO.chunkFrames * CLAP_AUDIO.melBins;
-      const data = new Float32Array(batch.length * size);
-      batch.forEach((clip, i) => data.set(clip.data, i * size));
-      const feeds: Record<string, ort.Tensor> = { input_features: new ort.Tensor('float32', data, [batch.length, views, CLAP_AUDIO.chunkFrames, CLAP_AUDIO.melBins]) };
-      // Fused exports take HF's `is_longer` (fusion applies only to clips longer than the window).
-      if (wantsLonger) feeds.is_longer = new ort.Tensor('bool', Uint8Array.from(batch, (clip) => (clip.longer ? 1 : 0)), [batch.length, 1]);
-      out.push(...(await this.run(this.audio, feeds, 'audio_embeds', batch.length)));
-    }
-    return out;
+    return this.audioBatcher.submit(clips);
+  }
+
+  /** One audio session run (at most audioBatchSize clips, from any jobs). */
+  private async runAudio(batch: readonly ClipFeatures[]): Promise<Float32Array[]> {
+    const views = this.model.truncation === 'fusion' ? 4 : 1;
+    const size = views * CLAP_AUDIO.chunkFrames * CLAP_AUDIO.melBins;
+    const data = new Float32Array(batch.length * size);
+    batch.forEach((clip, i) => {
+      if (clip.data.length !== size) throw new Error(`audio features of ${clip.data.length} values, expected ${size} (${views} × ${CLAP_AUDIO.chunkFrames} × ${CLAP_AUDIO.melBins})`);
+      data.set(clip.data, i * size);
+    });
+    const feeds: Record<string, ort.Tensor> = { input_features: new ort.Tensor('float32', data, [batch.length, views, CLAP_AUDIO.chunkFrames, CLAP_AUDIO.melBins]) };
+    // Fused exports take HF's `is_longer` (fusion applies only to clips longer than the window).
+    if (this.audio.inputNames.includes('is_longer')) feeds.is_longer = new ort.Tensor('bool', Uint8Array.from(batch, (clip) => (clip.longer ? 1 : 0)), [batch.length, 1]);
+    return this.run(this.audio, feeds, 'audio_embeds', batch.length);
   }
 
   /**
@@ -114,26 +183,27 @@ export class ClapEmbedder {
    * caption's embedding never depends on the captions beside it.
    */
   async embedText(texts: readonly string[]): Promise<Float32Array[]> {
-    const encoded = texts.map((text) => this.encode(text));
-    const groups: number[][] = [];
-    if (this.textTakesMask) {
-      for (let start = 0; start < encoded.length; start += this.options.textBatchSize) groups.push(encoded.slice(start, start + this.options.textBatchSize).map((_, i) => start + i));
-    } else {
-      const byLength = new Map<number, number[]>();
-      encoded.forEach((ids, i) => byLength.set(ids.length, [...(byLength.get(ids.length) ?? []), i]));
-      for (const indices of byLength.values()) {
-        for (let start = 0; start < indices.length; start += this.options.textBatchSize) groups.push(indices.slice(start, start + this.options.textBatchSize));
-      }
-    }
-    const out = new Array<Float32Array>(texts.length);
-    for (const group of groups) {
-      const { ids, mask, length } = padRows(group.map((i) => encoded[i]!), this.tokenizer.padId);
-      const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [group.length, length]) };
-      if (this.textTakesMask) feeds.attention_mask = new ort.Tensor('int64', mask, [group.length, length]);
-      const rows = await this.run(this.text, feeds, 'text_embeds', group.length);
-      group.forEach((index, r) => (out[index] = rows[r]!));
-    }
-    return out;
+    return this.embedTokens(texts.map((text) => this.encode(text)));
+  }
+
+  /**
+   * Unit-norm text embeddings of captions already tokenised (`encode`), in order; what `embedText`
+   * runs. Runs are shared with other jobs' captions, keyed by token length when the graph takes no
+   * mask (so every run holds one length and nothing is padded).
+   */
+  async embedTokens(encoded: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    return this.textBatcher.submit(
+      encoded.map((ids) => [...ids]),
+      this.textTakesMask ? () => 0 : (ids) => ids.length,
+    );
+  }
+
+  /** One text session run (at most textBatchSize captions; one token length unless the graph takes a mask). */
+  private async runText(rows: readonly number[][]): Promise<Float32Array[]> {
+    const { ids, mask, length } = padRows(rows, this.tokenizer.padId);
+    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [rows.length, length]) };
+    if (this.textTakesMask) feeds.attention_mask = new ort.Tensor('int64', mask, [rows.length, length]);
+    return this.run(this.text, feeds, 'text_embeds', rows.length);
   }
 
   /** A caption's token ids: `<s> … </s>`, truncated to 77 keeping the closing `</s>` (LAION-CLAP's budget). */
@@ -142,7 +212,7 @@ export class ClapEmbedder {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.audio.release(), this.text.release()]);
+    await Promise.all([this.audio.release(), this.text.release(), this.pool?.close()]);
   }
 
   private async run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, output: string, rows: number): Promise<Float32Array[]> {

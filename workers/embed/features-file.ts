@@ -15,10 +15,15 @@ export interface FileFeatures {
  * CLAP input features of an audio file (any format ffmpeg reads; a clapset FLAC is already 48 kHz
  * mono): decode to 48 kHz mono float32, then `clipFeatures`. The core of `clapset features`.
  */
-export async function featuresForFile(path: string, options: ClipFeatureOptions & Pick<DecodePcmOptions, 'ffmpegPath' | 'signal' | 'timeoutMs'>): Promise<FileFeatures> {
+export async function featuresForFile(
+  path: string,
+  options: ClipFeatureOptions & Pick<DecodePcmOptions, 'ffmpegPath' | 'signal' | 'timeoutMs'>,
+  /** Where the features are computed (a worker-thread pool: workers/embed/feature-pool.ts); default in this thread. */
+  compute: (pcm: Float32Array, options: ClipFeatureOptions) => ClipFeatures | Promise<ClipFeatures> = clipFeatures,
+): Promise<FileFeatures> {
   const { truncation, filterBank, seed, ...decode } = options;
   const pcm = await decodePcm(path, { ...decode, sampleRate: CLAP_AUDIO.sampleRate });
   if (pcm.length === 0) throw new Error(`${path} decodes to no audio samples`);
-  const features = clipFeatures(pcm, { truncation, filterBank, seed });
+  const features = await compute(pcm, { truncation, filterBank, seed });
   return { npy: encodeNpy(features.data, features.shape), features, duration: pcm.length / CLAP_AUDIO.sampleRate };
 }

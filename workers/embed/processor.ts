@@ -9,6 +9,7 @@ import { sampleJsonSchema } from '../../schemas/sample.ts';
 import { chainedClipResults } from '../child-results.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { readJson, shardKeys } from '../../infra/store/dataset-layout.ts';
+import type { ClipFeatures } from './fusion.ts';
 
 /** `<key>.emb` in staging: the audio embedding then the text embedding, float32 little-endian. */
 export function encodeStagedEmbedding(audio: Float32Array, text: Float32Array): Buffer {
@@ -25,10 +26,15 @@ export function decodeStagedEmbedding(bytes: Buffer, dim: number): { audio: Floa
   return { audio: all.subarray(0, dim), text: all.subarray(dim) };
 }
 
+/** Clips of one chunk fetched and turned into features at once (decode in ffmpeg, features on the pool). */
+const CLIPS_IN_FLIGHT = 2;
+
 /**
  * CLAP embeddings for one chunk: features from each staged FLAC (the checkpoint's truncation,
- * seeded by the sample key so a rerun reproduces), one batched audio pass, and the text embedding
- * of each sample's first caption; staged as `<key>.emb` for the shard writer.
+ * seeded by the sample key so a rerun reproduces; computed on the embedder's feature threads), the
+ * audio pass, and the text embedding of each sample's first caption; staged as `<key>.emb` for the
+ * shard writer. The audio and text runs are shared with the other chunk jobs in flight in this
+ * process (ClapEmbedder.beginJob), so the model gets full batches while a chunk downloads.
  */
 export async function processEmbedJob(job: Pick<Job, 'data' | 'getChildrenValues' | 'getIgnoredChildrenFailures'>, deps: WorkerDeps): Promise<ClipResult[]> {
   const data = parseOrThrow(chunkStageJobSchema, job.data, 'embed job');
@@ -41,23 +47,36 @@ export async function processEmbedJob(job: Pick<Job, 'data' | 'getChildrenValues
   const embedder = await deps.embedder(data.dataset.embed);
   await mkdir(deps.workRoot, { recursive: true });
   const workDir = await mkdtemp(join(deps.workRoot, 'embed-'));
+  const clap = embedder.beginJob();
   try {
-    const features = [];
-    for (const r of ok) {
-      const path = join(workDir, `${r.key}.flac`);
-      await pipeline(await store.getStream(`${staging}${r.key}.flac`), createWriteStream(path));
-      features.push((await embedder.featuresOfFile(path, r.key, { ffmpegPath: deps.ffmpegPath })).features);
-      await rm(path, { force: true });
-    }
-    const audio = await embedder.embedAudio(features);
+    const features = new Array<ClipFeatures>(ok.length);
+    let next = 0;
+    const fetcher = async (): Promise<void> => {
+      for (let i = next++; i < ok.length; i = next++) {
+        const r = ok[i]!;
+        const path = join(workDir, `${r.key}.flac`);
+        try {
+          await pipeline(await store.getStream(`${staging}${r.key}.flac`), createWriteStream(path));
+          features[i] = (await embedder.featuresOfFile(path, r.key, { ffmpegPath: deps.ffmpegPath })).features;
+        } catch (error) {
+          next = ok.length; // the job fails: the other fetcher takes no further clip
+          throw error;
+        }
+        await rm(path, { force: true });
+      }
+    };
+    const fetched = await Promise.allSettled(Array.from({ length: Math.min(CLIPS_IN_FLIGHT, ok.length) }, fetcher));
+    for (const outcome of fetched) if (outcome.status === 'rejected') throw outcome.reason;
+    const audio = await clap.embedAudio(features);
     const captions = await Promise.all(
       ok.map(async (r) => parseOrThrow(sampleJsonSchema, await readJson(store, `${staging}${r.key}.json`), `${r.key}.json`).text[0]!),
     );
-    const text = await embedder.embedText(captions);
+    const text = await clap.embedText(captions);
     for (const [i, r] of ok.entries()) {
       await store.put(`${staging}${r.key}.emb`, encodeStagedEmbedding(audio[i]!, text[i]!));
     }
   } finally {
+    clap.done();
     await rm(workDir, { recursive: true, force: true });
   }
   return results;
