@@ -15,7 +15,15 @@ export interface LocalWorkers {
 /** Starts `count` separate `clapset worker` processes on this host, their logs appended to `logFile`. */
 export function spawnLocalWorkers(
   count: number,
-  options: { env: NodeJS.ProcessEnv; stages: readonly Stage[]; concurrency: number; logFile?: string },
+  options: {
+    env: NodeJS.ProcessEnv;
+    stages: readonly Stage[];
+    concurrency: number;
+    /** `clapset worker --batch-size` / `--model-concurrency` (the worker's defaults when absent). */
+    batchSize?: number;
+    modelConcurrency?: number;
+    logFile?: string;
+  },
 ): LocalWorkers {
   let log: NodeJS.WritableStream | 'inherit' = 'inherit';
   if (options.logFile) {
@@ -23,7 +31,10 @@ export function spawnLocalWorkers(
     log = createWriteStream(options.logFile, { flags: 'a' });
   }
   const processes = Array.from({ length: count }, () => {
-    const child = spawn(process.execPath, [BIN, 'worker', '--queues', options.stages.join(','), '--concurrency', String(options.concurrency)], {
+    const args = [BIN, 'worker', '--queues', options.stages.join(','), '--concurrency', String(options.concurrency)];
+    if (options.batchSize !== undefined) args.push('--batch-size', String(options.batchSize));
+    if (options.modelConcurrency !== undefined) args.push('--model-concurrency', String(options.modelConcurrency));
+    const child = spawn(process.execPath, args, {
       env: options.env,
       stdio: ['ignore', log === 'inherit' ? 'inherit' : 'pipe', log === 'inherit' ? 'inherit' : 'pipe'],
     });

@@ -15,10 +15,19 @@ import type { WorkerDeps } from '../workers/worker-deps.ts';
 import { retryingTransient } from '../workers/transient.ts';
 import type { JobObserver } from '../workers/observability.ts';
 
+/** Caption/embed chunk jobs in flight per process unless `--model-concurrency` says otherwise. */
+export const DEFAULT_MODEL_CONCURRENCY = 4;
+
 export interface WorkerOptions {
   stages: readonly Stage[];
-  /** Concurrent transcode chunks (each runs one ffmpeg process); other stages scale from it. */
+  /** Concurrent transcode chunks (each runs one ffmpeg process); crawl and shard scale from it. */
   concurrency: number;
+  /**
+   * Caption and embed chunk jobs in flight per queue (default 4): their model runs are batched
+   * across them (workers/batching/batcher.ts), so the device is fed while another chunk reads its
+   * audio or computes features.
+   */
+  modelConcurrency?: number;
   /** Told of every job attempt (the worker's /metrics). */
   observer?: JobObserver;
 }
@@ -82,11 +91,12 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
       throw new WaitingError();
     }
   };
+  const modelConcurrency = options.modelConcurrency ?? DEFAULT_MODEL_CONCURRENCY;
   const processors: Record<Stage, { processor: Processor; concurrency: number }> = {
     crawl: { processor: crawl, concurrency: 4 },
     transcode: { processor: (job) => processTranscodeJob(job, deps, sources), concurrency: options.concurrency },
-    caption: { processor: (job) => processCaptionJob(job, deps), concurrency: 1 },
-    embed: { processor: (job) => processEmbedJob(job, deps), concurrency: 1 },
+    caption: { processor: (job) => processCaptionJob(job, deps), concurrency: modelConcurrency },
+    embed: { processor: (job) => processEmbedJob(job, deps), concurrency: modelConcurrency },
     shard: { processor: (job) => processShardJob(job, deps, ctx), concurrency: Math.max(1, Math.ceil(options.concurrency / 2)) },
   };
   const workers = options.stages.map((stage) => {
@@ -137,7 +147,7 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
     });
     return worker;
   });
-  log.info('worker started', { stages: options.stages, concurrency: options.concurrency, host });
+  log.info('worker started', { stages: options.stages, concurrency: options.concurrency, model_concurrency: modelConcurrency, host });
   return {
     async drain(graceMs) {
       stopping.abort();
