@@ -9,10 +9,9 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Queue, type ConnectionOptions } from 'bullmq';
 import { locateFfmpeg } from '../infra/ffmpeg/locate.ts';
 import { runFfmpeg } from '../infra/ffmpeg/run-ffmpeg.ts';
-import { STAGES } from '../infra/queues.ts';
+import { openQueue, STAGES } from '../infra/queues.ts';
 import { connectRedis, deletePrefixedKeys } from '../infra/redis/connection.ts';
 import { ensureRedis } from '../infra/redis/local-redis.ts';
 import { spawnLocalWorkers } from '../crawl/local-workers.ts';
@@ -61,7 +60,7 @@ async function pipelineRun(root: string, out: string, redisUrl: string): Promise
   const workers = spawnLocalWorkers(Number(args.workers), { env, stages: STAGES, concurrency: Number(args.concurrency), logFile: join(out, '..', `${prefix}.log`) });
   try {
     // Time the work, not the workers' start-up: wait until every worker has registered with Redis.
-    const probe = new Queue('transcode', { connection: connection as unknown as ConnectionOptions, prefix });
+    const probe = openQueue({ connection, prefix }, 'transcode'); // with the event-stream cap: a bare Queue would reset it
     while ((await probe.getWorkers()).length < Number(args.workers)) await new Promise((r) => setTimeout(r, 50));
     await probe.close();
     const crawl = crawlJobSchema.parse({ dataset: { uri: out, shardSize: 512 }, source: { type: 'local', name: 'bench', root } });

@@ -6,7 +6,9 @@
  * each N: clips/s, Redis peak used_memory (INFO sampled every 100 ms), Redis commands per clip
  * (total_commands_processed delta), object-store requests per clip, planner and finalise times; then
  * the ratios of the per-clip figures between the largest and smallest N (flat is ≤ 1.1) and a
- * linear projection to LAION-Audio-630K's 633,526 clips. Captions and CLAP are off. Not a test.
+ * linear projection to LAION-Audio-630K's 633,526 clips. Captions and CLAP are off. Also, since the
+ * local source cannot resume, the crawl checkpoint of a resumable one over N synthetic records
+ * (bytes per save, into a local folder). Not a test.
  * Usage: npm run bench:scale [-- --sizes 500,2000 --workers 2 --concurrency 2 --max-shards-in-flight 4]
  */
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
@@ -14,18 +16,20 @@ import { link, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { locateFfmpeg } from '../infra/ffmpeg/locate.ts';
 import { runFfmpeg } from '../infra/ffmpeg/run-ffmpeg.ts';
-import { STAGES } from '../infra/queues.ts';
+import { openQueue, STAGES } from '../infra/queues.ts';
 import { connectRedis, deletePrefixedKeys } from '../infra/redis/connection.ts';
 import { ensureRedis } from '../infra/redis/local-redis.ts';
 import { openStore } from '../infra/store/open-store.ts';
 import { spawnLocalWorkers } from '../crawl/local-workers.ts';
 import { runCrawl } from '../crawl/run-crawl.ts';
 import { finaliseWithExclusions } from '../crawl/crawl-exclusions.ts';
-import { planShards, withoutCursors } from '../crawl/shard-plan.ts';
+import { planShards, withoutCursors, type SourceItem } from '../crawl/shard-plan.ts';
+import { CheckpointFrontier } from '../crawl/crawl.ts';
+import type { ObjectStore } from '../infra/store/object-store.ts';
+import type { DatasetSpec } from '../schemas/dataset.ts';
 import { createSource } from '../sources/registry.ts';
 import { configFromEnv } from '../schemas/config.ts';
 import { crawlJobSchema } from '../schemas/jobs.ts';
@@ -116,8 +120,56 @@ async function makeCollection(root: string, wav: string, n: number): Promise<voi
   }
 }
 
+/**
+ * The crawl checkpoint of a resumable source (the local source has none, so its crawl above saves
+ * none) over N synthetic records: the planner and the checkpoint as the crawl job runs them, saving
+ * after every shard (the crawl saves at most every 10 s, so at least as often as real crawls), with
+ * the bytes each save puts; then a load, as a resumed crawl does.
+ */
+async function checkpointSaves(store: ObjectStore, n: number, dataset: Pick<DatasetSpec, 'shardSize' | 'testFraction' | 'splitSeed'>) {
+  let bytes = 0;
+  const counting = new Proxy(store, {
+    get(target, property) {
+      if (property === 'put') {
+        return async (key: string, body: string, options?: { contentType?: string }) => {
+          bytes += Buffer.byteLength(body);
+          await target.put(key, body, options);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  async function* items(): AsyncGenerator<SourceItem> {
+    for (let i = 0; i < n; i++) {
+      const id = `scale-${String(i).padStart(7, '0')}`;
+      yield { record: { source: 'scale', id, audio: `https://provider.example/sounds/${id}.flac`, text: [`sound ${i}`], tags: [], license: null, original: {} }, cursor: String(i + 1) };
+    }
+  }
+  const frontier = new CheckpointFrontier(counting, 'scale', true);
+  const seen = new Set<string>();
+  const saves: number[] = [];
+  let start = performance.now();
+  for await (const shard of planShards(items(), dataset, 'scale', { limit: null, tally: { records: 0, duplicates: 0 }, seen })) {
+    frontier.plan(shard);
+    frontier.settle(shard);
+    const before = bytes;
+    await frontier.save(seen, true);
+    saves.push(bytes - before);
+  }
+  const saveMs = performance.now() - start;
+  // What the inline format's last save alone wrote: every id seen, plus the same checkpoint.
+  const inlineLast = Buffer.byteLength(JSON.stringify([...seen])) + saves.at(-1)!;
+  start = performance.now();
+  const loaded = await new CheckpointFrontier(store, 'scale', true).load();
+  const loadMs = performance.now() - start;
+  if (loaded?.seen.length !== n) throw new Error(`the checkpoint loaded ${loaded?.seen.length} seen ids of ${n}`);
+  return { saves: saves.length, largest: Math.max(...saves), bytes, inlineLast, saveMs, loadMs };
+}
+
 interface Row {
   n: number;
+  checkpoint: Awaited<ReturnType<typeof checkpointSaves>>;
   seconds: number;
   peakMemory: number;
   baseMemory: number;
@@ -140,6 +192,7 @@ function summarise(rows: readonly Row[]): void {
     'S3 requests/clip': r.requests / r.n,
     'planner ms/clip': r.plannerMs / r.n,
     'finalise ms/clip': r.finaliseMs / r.n,
+    'checkpoint B/clip': r.checkpoint.bytes / r.n,
   });
   if (rows.length > 1) {
     console.log(`\nratios N=${last.n} / N=${first.n} (goal ≤ 1.1):`);
@@ -149,6 +202,7 @@ function summarise(rows: readonly Row[]): void {
       const ratio = b[name] / a[name];
       console.log(`  ${name.padEnd(22)} ${a[name].toPrecision(3).padStart(9)} → ${b[name].toPrecision(3).padStart(9)}   ${ratio.toFixed(2)}× ${ratio <= 1.1 ? 'ok' : 'GROWS'}`);
     }
+    console.log(`  largest checkpoint save ${(first.checkpoint.largest / 1024).toFixed(1)} KB → ${(last.checkpoint.largest / 1024).toFixed(1)} KB   ${(last.checkpoint.largest / first.checkpoint.largest).toFixed(2)}× (bounded: should not follow N)`);
     console.log(`  Redis peak over idle     ${(extra(first) / 2 ** 20).toFixed(2)} MiB → ${(extra(last) / 2 ** 20).toFixed(2)} MiB   ${(extra(last) / extra(first)).toFixed(2)}× (bounded work in flight: should not follow N)`);
   }
   // Per-clip figures of the largest run, times 633,526; memory along the line through the smallest and largest runs.
@@ -160,7 +214,9 @@ function summarise(rows: readonly Row[]): void {
     `\nprojection to ${LAION_CLIPS.toLocaleString('en')} clips (these ${args.workers} workers, linear in N): ${((last.seconds * scale) / 3600).toFixed(1)} h; ` +
       `Redis peak ≤ ${(memory / 2 ** 20).toFixed(1)} MiB (${(slope * 1000).toFixed(0)} B per 1,000 clips beyond the work in flight, an upper bound: event streams stop at their cap); ` +
       `${((last.commands * scale) / 1e6).toFixed(1)} M Redis commands; ${((last.requests * scale) / 1e6).toFixed(2)} M S3 requests; ` +
-      `planner ${((last.plannerMs * scale) / 1000).toFixed(1)} s; finalise ${((last.finaliseMs * scale) / 1000).toFixed(1)} s`,
+      `planner ${((last.plannerMs * scale) / 1000).toFixed(1)} s; finalise ${((last.finaliseMs * scale) / 1000).toFixed(1)} s; ` +
+      `a resumable source's checkpoint ${((last.checkpoint.bytes * scale) / 2 ** 20).toFixed(0)} MiB written in all if saved after every shard, none over ~${(last.checkpoint.largest / 1024).toFixed(0)} KB ` +
+      `(every id inline: the last save ~${((last.checkpoint.inlineLast * scale) / 2 ** 20).toFixed(1)} MiB)`,
   );
 }
 
@@ -213,7 +269,7 @@ try {
     const connection = connectRedis(redisServer.url);
     try {
       // Time the work, not the workers' start-up.
-      const probe = new Queue('transcode', { connection: connection as unknown as ConnectionOptions, prefix });
+      const probe = openQueue({ connection, prefix }, 'transcode'); // with the event-stream cap: a bare Queue would reset it
       while ((await probe.getWorkers()).length < Number(args.workers)) await new Promise((r) => setTimeout(r, 50));
       await probe.close();
       const baseMemory = await usedMemory(redis);
@@ -246,9 +302,13 @@ try {
         .join(', ');
       const requests = [...proxy.counts.values()].reduce((a, b) => a + b, 0);
       const byKind = [...proxy.counts].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${(v / n).toFixed(2)}`).join(', ');
-      // BullMQ's per-queue event streams (capped at ~10,000 entries each) are what grows with N here.
+      // BullMQ's per-queue event streams (capped at ~EVENT_STREAM_MAX_LEN entries each) are what grows with N here.
       let eventsBytes = 0;
-      for (const stage of STAGES) eventsBytes += Number((await redis.call('MEMORY', 'USAGE', `${prefix}:${stage}:events`)) ?? 0);
+      const eventEntries: string[] = [];
+      for (const stage of STAGES) {
+        eventsBytes += Number((await redis.call('MEMORY', 'USAGE', `${prefix}:${stage}:events`)) ?? 0);
+        eventEntries.push(`${stage} ${await redis.xlen(`${prefix}:${stage}:events`)}`);
+      }
       if (summary.samples !== n) throw new Error(`crawl of ${n} clips wrote ${summary.samples} samples (failed ${summary.failed}, filtered ${summary.filtered})`);
 
       // Finalisation, as the crawl's last step runs it (the crawl did it already; this times it alone).
@@ -257,13 +317,20 @@ try {
       await finaliseWithExclusions(store);
       const finaliseMs = performance.now() - start;
       await store.close();
-      rows.push({ n, seconds, peakMemory, baseMemory, commands, requests, byKind, plannerMs, finaliseMs, samples: summary.samples });
+      // A local folder: s3rver answers a PUT before its file is written, so overwriting one key at once (a save per shard) can interleave.
+      const checkpointStore = openStore(join(work, `checkpoint-${n}`), config);
+      const checkpoint = await checkpointSaves(checkpointStore, n, crawl.dataset);
+      await checkpointStore.close();
+      rows.push({ n, checkpoint, seconds, peakMemory, baseMemory, commands, requests, byKind, plannerMs, finaliseMs, samples: summary.samples });
       console.log(
         `N=${n}: ${(n / seconds).toFixed(1)} clips/s (${seconds.toFixed(1)} s); Redis peak used_memory ${(peakMemory / 2 ** 20).toFixed(2)} MiB ` +
           `(+${((peakMemory - baseMemory) / 2 ** 20).toFixed(2)} over idle); ${(rows.at(-1)!.commands / n).toFixed(1)} Redis commands/clip; ` +
           `${(requests / n).toFixed(2)} S3 requests/clip (${byKind}); planner ${plannerMs.toFixed(0)} ms; finalise ${finaliseMs.toFixed(0)} ms; ` +
-          `event streams at the end ${(eventsBytes / 2 ** 20).toFixed(2)} MiB\n` +
-          `  per clip: ${topCommands}; jobs: ${await stageSeconds(logFile)}`,
+          `event streams at the end ${(eventsBytes / 2 ** 20).toFixed(2)} MiB (entries: ${eventEntries.join(', ')})\n` +
+          `  per clip: ${topCommands}; jobs: ${await stageSeconds(logFile)}\n` +
+          `  a resumable source's checkpoint, saved after each of ${checkpoint.saves} shards: largest save ${(checkpoint.largest / 1024).toFixed(1)} KB, ` +
+          `${(checkpoint.bytes / n).toFixed(0)} B per clip in all (every id inline: the last save ${(checkpoint.inlineLast / 1024).toFixed(0)} KB); ` +
+          `saves ${checkpoint.saveMs.toFixed(0)} ms, load ${checkpoint.loadMs.toFixed(0)} ms`,
       );
     } finally {
       await workers.stop();

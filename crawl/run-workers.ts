@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { MetricsTime, WaitingError, Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
-import { openFlowProducer, openQueue, type QueueContext, type Stage } from '../infra/queues.ts';
+import { capEventStreams, openFlowProducer, openQueue, type QueueContext, type Stage } from '../infra/queues.ts';
 import { errorMessage, log } from '../infra/log.ts';
 import { countStageEvent, recordStageJob, type StageCounters } from '../infra/stage-metrics.ts';
 import { CrawlStopped, processCrawlJob } from './crawl.ts';
@@ -79,6 +79,8 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
 
   const crawl: Processor = async (job, token) => {
     log.info('crawl job started', { queue: 'crawl', job: job.id, host, attempt: job.attemptsStarted });
+    // Before the crawl adds flows: the stages' event-stream cap (FlowProducer and Worker cannot set it).
+    await capEventStreams(ctx);
     try {
       return await processCrawlJob(job, deps.store(parseOrThrow(crawlJobSchema, job.data, 'crawl job').dataset.uri), { flows, shardQueue }, sources, {
         signal: stopping.signal,

@@ -11,8 +11,44 @@ export interface QueueContext {
   prefix: string;
 }
 
+/**
+ * Entries kept (approximately: Redis trims whole stream nodes, so up to ~100 more) in each queue's
+ * BullMQ event stream (`<prefix>:<stage>:events`), instead of BullMQ's 10,000. Nothing in clapset
+ * reads the streams (no QueueEvents, no waitUntilFinished); the last thousand events stay for
+ * debugging with XREVRANGE. At 10,000 the shard stream alone (~6 KB an event) reached ~45 MB.
+ */
+export const EVENT_STREAM_MAX_LEN = 1000;
+
+/**
+ * A stage's queue. Opening one records the event-stream cap in the queue's meta hash, which is
+ * where BullMQ's scripts read it (workers and flow producers take no such option, and a queue's
+ * scripts write 10,000 there if nothing else has): see `capEventStreams`.
+ */
 export function openQueue(ctx: QueueContext, stage: Stage): Queue {
-  return new Queue(stage, { connection: ctx.connection as unknown as ConnectionOptions, prefix: ctx.prefix });
+  return new Queue(stage, {
+    connection: ctx.connection as unknown as ConnectionOptions,
+    prefix: ctx.prefix,
+    streams: { events: { maxLen: EVENT_STREAM_MAX_LEN } },
+  });
+}
+
+/**
+ * Records the event-stream cap of every stage's queue in Redis (each queue's meta hash): what a
+ * process that runs workers or adds flows does first, since BullMQ's Worker and FlowProducer
+ * cannot, and again when a crawl starts (Redis may have lost its keys since).
+ */
+export async function capEventStreams(ctx: QueueContext, stages: readonly Stage[] = STAGES): Promise<void> {
+  await Promise.all(
+    stages.map(async (stage) => {
+      const queue = openQueue(ctx, stage);
+      try {
+        // Resolves once the queue has written its meta values (the cap among them).
+        await queue.getVersion();
+      } finally {
+        await queue.close();
+      }
+    }),
+  );
 }
 
 export function openFlowProducer(ctx: QueueContext): FlowProducer {
