@@ -115,6 +115,11 @@ export class ClapEmbedder {
     return featuresForFile(path, { ...this.featureOptions(seed), ...options }, this.pool ? (pcm, o) => this.pool!.features(pcm, o) : undefined);
   }
 
+  /** `features`, on the embedder's feature threads when it has them (`featureThreads`), else here. */
+  async featuresOffThread(pcm: Float32Array, seed: number | string): Promise<ClipFeatures> {
+    return this.pool ? this.pool.features(pcm, this.featureOptions(seed)) : this.features(pcm, seed);
+  }
+
   /**
    * Declares a chunk job that will embed audio and text once each: while it computes features, other
    * jobs' partial batches wait up to the linger for it; once it has submitted, they no longer do.
