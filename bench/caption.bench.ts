@@ -1,7 +1,9 @@
 /**
  * K2C throughput on CPU: captions per second at batch sizes 1, 8 and 32 (keytotext generation:
  * 4 beams, length penalty 1.5, no-repeat 3-grams), with batch size 1 as the baseline measured in the
- * same run, plus the decoder without its key/value cache at batch 8.
+ * same run, plus the decoder without its key/value cache at batch 8, plus chunk jobs of 4 keyword
+ * lists (what a caption job holds after LAION's skips, roughly) with 1 or 4 in flight sharing one
+ * captioner: its batcher (workers/batching/batcher.ts) assembles runs across the jobs.
  *
  * The model is clapset's TINY GENERATED T5 (demo/forge/t5.ts: untrained, d_model 32), forged
  * into a temp folder: the numbers measure the pipeline — tokeniser, session calls, beam search — not
@@ -41,6 +43,30 @@ try {
     const captioner = await createCaptioner({ model, batchSize, threads, env: {} });
     configs.push({ label: `batch ${batchSize}`, run: () => captioner.caption(keywordLists), close: () => captioner.close() });
   }
+  // Chunk jobs sharing one captioner, as a worker's caption queue with --model-concurrency runs them.
+  const chunks = Array.from({ length: Math.ceil(clips / 4) }, (_, j) => keywordLists.slice(j * 4, (j + 1) * 4));
+  for (const [batchSize, inFlight] of [[8, 1], [8, 4], [32, 4]] as const) {
+    const captioner = await createCaptioner({ model, batchSize, threads, env: {} });
+    configs.push({
+      label: `batch ${batchSize}, chunks of 4, ${inFlight} in flight`,
+      run: async () => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: inFlight }, async () => {
+            for (let j = next++; j < chunks.length; j = next++) {
+              const leave = captioner.enter?.();
+              try {
+                await captioner.caption(chunks[j]!);
+              } finally {
+                leave?.();
+              }
+            }
+          }),
+        );
+      },
+      close: () => captioner.close(),
+    });
+  }
   // Same generation at batch 8 with the decoder recomputing every prefix (no key/value cache).
   const { dir } = await resolveModelDir(model, process.env);
   const uncached = await T5Model.load(dir, { device: 'cpu', threads, useCache: false });
@@ -69,7 +95,7 @@ try {
   const rows = configs.map((config) => ({ label: config.label, perSecond: best.get(config.label) ?? NaN }));
 
   const baseline = rows[0]?.perSecond ?? NaN;
-  for (const row of rows) console.log(`${row.label.padEnd(22)} ${row.perSecond.toFixed(1).padStart(8)} captions/s   ×${(row.perSecond / baseline).toFixed(2)} vs batch 1`);
+  for (const row of rows) console.log(`${row.label.padEnd(34)} ${row.perSecond.toFixed(1).padStart(8)} captions/s   ×${(row.perSecond / baseline).toFixed(2)} vs batch 1`);
 } finally {
   await rm(scratch, { recursive: true, force: true });
 }
