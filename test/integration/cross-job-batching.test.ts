@@ -21,13 +21,15 @@ import { SeededRandom } from '../../infra/seeded-random.ts';
 let root: string;
 let clapDir: string;
 let fusedDir: string;
+let maskedDir: string;
 let t5Dir: string;
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'clapset-cross-job-'));
-  [clapDir, fusedDir, t5Dir] = await Promise.all([
+  [clapDir, fusedDir, maskedDir, t5Dir] = await Promise.all([
     forgeTinyClap(join(root, 'clap'), { seed: 3 }).then((m) => m.dir),
     forgeTinyClap(join(root, 'clap-fused'), { seed: 4, fused: true }).then((m) => m.dir),
+    forgeTinyClap(join(root, 'clap-masked'), { seed: 6, textMask: true }).then((m) => m.dir),
     forgeTinyT5(join(root, 't5'), { seed: 5 }).then((m) => m.dir),
   ]);
 });
@@ -53,12 +55,14 @@ const JOBS = [
   { delayMs: 10, seconds: [11, 2, 5], captions: ['rain', 'thunder rumbles while the wind blows', 'a car engine starts'] },
 ];
 
-for (const fused of [false, true]) {
-  describe(`CLAP ${fused ? 'fused' : 'unfused'}: audio and text runs across jobs`, () => {
+for (const variant of ['unfused', 'fused', 'text graph with attention_mask'] as const) {
+  const fused = variant === 'fused';
+  const masked = variant === 'text graph with attention_mask';
+  describe(`CLAP ${variant}: audio and text runs across jobs`, () => {
     let shared: ClapEmbedder;
     let alone: ClapEmbedder;
     before(async () => {
-      const dir = fused ? fusedDir : clapDir;
+      const dir = fused ? fusedDir : masked ? maskedDir : clapDir;
       shared = await ClapEmbedder.load(dir, { audioBatchSize: 8, textBatchSize: 64, lingerMs: 200 });
       alone = await ClapEmbedder.load(dir, { audioBatchSize: 1, textBatchSize: 1 });
     });
@@ -85,10 +89,10 @@ for (const fused of [false, true]) {
       const stats = shared.batchStats();
       assert.ok(stats.audio.mergedRuns >= 1 && stats.audio.maxRequestsPerRun === 3, `audio runs merged jobs: ${JSON.stringify(stats.audio)}`);
       assert.equal(stats.audio.runs, 1, 'six clips of three jobs: one audio run');
-      // One text run per token length (no padding reaches the mask-less graph), each taking that
-      // length's captions from every job ('rain' is in two jobs).
+      // Mask-less graph: one text run per token length (no padding reaches it), each taking that
+      // length's captions from every job ('rain' is in two jobs). With a mask: one padded, masked run.
       const lengths = new Set(JOBS.flatMap((job) => job.captions.map((caption) => shared.encode(caption).length)));
-      assert.equal(stats.text.runs, lengths.size, `text runs: ${JSON.stringify(stats.text)}`);
+      assert.equal(stats.text.runs, masked ? 1 : lengths.size, `text runs: ${JSON.stringify(stats.text)}`);
       assert.ok(stats.text.mergedRuns >= 1, `text runs merged jobs: ${JSON.stringify(stats.text)}`);
       for (const [j, job] of JOBS.entries()) {
         const audio = await alone.embedAudio(features[j]!);
