@@ -42,3 +42,7 @@ export function positiveArg(value: string): number {
   if (n <= 0) throw new InvalidArgumentError('must be greater than 0.');
   return n;
 }
+
+export function positiveIntegerArg(value: string): number {
+  return positiveArg(String(integerArg(value)));
+}

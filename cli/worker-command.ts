@@ -9,7 +9,7 @@ import { checkWorkerModels } from '../crawl/model-preflight.ts';
 import { createWorkerDeps } from '../workers/worker-deps.ts';
 import { redisCheck, startWorkerObservability, storeCheck } from '../workers/observability.ts';
 import { checkEvictionPolicy } from '../infra/redis/redis-health.ts';
-import { integerArg, normaliseDatasetUri, openQueueContext, positiveArg } from './context.ts';
+import { integerArg, normaliseDatasetUri, openQueueContext, positiveArg, positiveIntegerArg } from './context.ts';
 
 export function parseQueues(value: string): Stage[] {
   const stages = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -23,8 +23,8 @@ export function registerWorkerCommand(program: Command): void {
     .description('Process jobs from the queues until stopped (SIGINT/SIGTERM finish active jobs first). Run as many as you like, on any host sharing Redis and the object store.')
     .option('--queues <list>', `comma-separated queues (stages) to serve: ${STAGES.join(', ')}`, STAGES.join(','))
     .option('--concurrency <n>', 'transcode chunks processed at once (each runs one ffmpeg process)', integerArg, 2)
-    .option('--batch-size <n>', 'items per model run, gathered across the caption/embed chunks in flight: CLAP audio clips (default 8), CLAP text captions (at least 64), T5 keyword lists (default: the dataset\'s --caption-batch-size)', (value: string) => positiveArg(value) && integerArg(value))
-    .option('--model-concurrency <n>', 'caption and embed chunks in flight per queue, sharing the model\'s batches (one computes features or downloads while another runs)', (value: string) => positiveArg(value) && integerArg(value), 4)
+    .option('--batch-size <n>', 'items per model run, gathered across the caption/embed chunks in flight: CLAP audio clips (default 8), CLAP text captions (at least 64), T5 keyword lists (default: the dataset\'s --caption-batch-size)', positiveIntegerArg)
+    .option('--model-concurrency <n>', 'caption and embed chunks in flight per queue, sharing the model\'s batches (one computes features or downloads while another runs)', positiveIntegerArg, 4)
     .option('--feature-threads <n>', 'worker threads computing CLAP log-mel/fusion features beside inference (0: in the main thread; default: cores - 1, at most 4)', integerArg)
     .option('--device <device>', 'where models run: cpu, webgpu or cuda (GPU hosts: --queues caption --device cuda); unavailable is an error (default: CLAPSET_DEVICE, else cpu)')
     .option('--metrics-port <n>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free port, logged)', integerArg)
