@@ -43,7 +43,11 @@ export function drawMoment(random: SeededRandom, [lo, hi]: Window): number {
  * When progress, once started, stands still for `stallMs` (a killed worker held the crawl job, whose
  * lock takes a minute to expire), the next event fires anyway: chaos does not wait for the run to recover.
  */
-export function startMonkey(events: ChaosEvent[], progress: () => Promise<number>, options: { intervalMs?: number; stallMs?: number; started?: number; until?: number } = {}) {
+export function startMonkey(
+  events: ChaosEvent[],
+  progress: () => Promise<number>,
+  options: { intervalMs?: number; stallMs?: number; started?: number; until?: number; onFired?: (event: FiredEvent) => void } = {},
+) {
   const pending = [...events].sort((a, b) => a.at - b.at);
   const fired: FiredEvent[] = [];
   const started = options.started ?? Date.now();
@@ -66,6 +70,7 @@ export function startMonkey(events: ChaosEvent[], progress: () => Promise<number
           note = `failed: ${(error as Error).message}`;
         }
         fired.push({ name: event.name, at: event.at, progress: now, seconds: Math.round((Date.now() - started) / 100) / 10, ...(note ? { note } : {}), ...(stalled ? { stalled } : {}) });
+        options.onFired?.(fired.at(-1)!);
         // A long event (a storage outage) is not a stall of the run: count stillness from its end.
         last = { progress: now, since: Date.now() };
         if (stalled) break; // one event per stall

@@ -67,9 +67,9 @@ export async function startProviders(options: {
 }
 
 /** The two crawl jobs into the one dataset, LAION's Freesound filters on for both. */
-export function crawlJobs(providers: ChaosProviders, options: { dataset: string; shardSize: number; pageSize: number; rates: Rates }): CrawlJob[] {
+export function crawlJobs(providers: ChaosProviders, options: { dataset: string; shardSize: number; chunkSize: number; pageSize: number; rates: Rates }): CrawlJob[] {
   const { freesound, bbc } = providers;
-  const dataset = { uri: options.dataset, shardSize: options.shardSize, chunkSize: 16, testFraction: 0.1 };
+  const dataset = { uri: options.dataset, shardSize: options.shardSize, chunkSize: options.chunkSize, testFraction: 0.1 };
   const filters = { maxDurationSec: 180, minSampleRate: 16000 };
   return [
     crawlJobSchema.parse({

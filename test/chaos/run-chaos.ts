@@ -50,6 +50,8 @@ export interface ChaosOptions {
   workers: number;
   concurrency: number;
   shardSize: number;
+  /** Clips per transcode job: a SIGTERMed worker waits for its active chunks, so this bounds a drain. */
+  chunkSize: number;
   /** Freesound search page size: small pages mean enough API requests for the storms to land on. */
   pageSize: number;
   kills: number;
@@ -95,6 +97,7 @@ export const FULL_RUN: ChaosOptions = {
   workers: 3,
   concurrency: 2,
   shardSize: 64,
+  chunkSize: 16,
   pageSize: 25,
   kills: 3,
   killWindow: [0.05, 0.9],
@@ -131,6 +134,9 @@ export const CI_RUN: ChaosOptions = {
   seed: 'clapset-chaos-ci',
   clips: 150,
   shardSize: 16,
+  // A SIGTERMed worker waits for its chunks: one of 16 clips, waiting on the media limit with five
+  // others, took a drain to 29.5 s of the 30-s grace; chunks of 4 drained in 3–11 s beside two CPU hogs.
+  chunkSize: 4,
   pageSize: 10,
   killWindow: [0.1, 0.3],
   wipeWindow: [0.35, 0.45],
@@ -138,13 +144,15 @@ export const CI_RUN: ChaosOptions = {
   restartWindow: [0.65, 0.75],
   redisRestartWindow: [0.78, 0.86],
   storageOutage: { hangMs: 12_000, refuseMs: 12_000 },
-  // Low enough that this small crawl fills its windows, so the Redis wipe meets a full one; 4-s
-  // windows (200 ms margin) because the limiter waits out one window per provider after a cold
-  // start and after the wipe, which 10-s windows make too long for CI.
+  // The same rates as 4-s windows of 8, 16 and 20 (low enough that this small crawl fills its
+  // windows, so the Redis wipe can meet a full one), in 10-s windows as in the full run: the limiter's
+  // margin is 5 % of the window, and the 250 ms of 4-s windows were passed twice in a window (18
+  // arrivals for 16) on a box with two CPU hogs, where this process's event loop, the fixtures'
+  // clock, stalled up to 780 ms. Costs ~12 s: one window per provider after the cold start and the wipe.
   rates: {
-    freesoundApi: { limit: 8, windowMs: 4000 },
-    freesoundMedia: { limit: 16, windowMs: 4000 },
-    bbc: { limit: 20, windowMs: 4000 },
+    freesoundApi: { limit: 20, windowMs: 10_000 },
+    freesoundMedia: { limit: 40, windowMs: 10_000 },
+    bbc: { limit: 50, windowMs: 10_000 },
   },
   // Storms land on a crawl's first page after the Redis wipe, where back-offs from 1 s add up.
   stormSize: [1, 2],
@@ -365,7 +373,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     events.push(storm('freesound-api-429-storm', [0.02, 0.2], (n) => (freesound.faults.next429 += n)));
     events.push(storm('freesound-api-5xx-burst', [0.2, 0.4], (n) => (freesound.faults.next5xx += n)));
     const expectedShards = plannedShards(catalogue, options.shardSize);
-    const monkey = startMonkey(events, async () => (await countDoneShards(store)) / expectedShards, { started, stallMs: options.stallMs, until: deadline });
+    const monkey = startMonkey(events, async () => (await countDoneShards(store)) / expectedShards, {
+      started,
+      stallMs: options.stallMs,
+      until: deadline,
+      onFired: (e) => say(`chaos: ${e.name} done at ${e.seconds} s (progress ${e.progress.toFixed(2)}${e.stalled ? ', fired on a stall' : ''})${e.note ? `: ${e.note}` : ''}`),
+    });
     closers.push(() => monkey.stop());
 
     // ---- The crawls, resubmitted with resume whenever Redis lost them.
