@@ -52,7 +52,7 @@ export function registerWorkerCommand(program: Command): void {
       });
       const store = options.readyStore === undefined ? [] : [storeCheck(deps.store(normaliseDatasetUri(options.readyStore)))];
       const observability = options.metricsPort === undefined ? undefined
-        : await startWorkerObservability({ port: options.metricsPort, host: options.metricsHost, queues: stages, checks: [redisCheck(ctx.connection), ...store] });
+        : await startWorkerObservability({ port: options.metricsPort, host: options.metricsHost, queues: stages, checks: [redisCheck(ctx.connection), ...store], modelBatches: () => deps.modelBatchStats() });
       const running = startWorkers(ctx, deps, { stages, concurrency: options.concurrency, modelConcurrency: options.modelConcurrency, observer: observability });
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {

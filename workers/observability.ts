@@ -8,6 +8,7 @@ import { errorMessage, log } from '../infra/log.ts';
 import type { Stage } from '../infra/queues.ts';
 import type { StageCounters } from '../infra/stage-metrics.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
+import type { ModelBatchStats } from './worker-deps.ts';
 
 /** What a worker process reports about each job attempt (crawl/run-workers.ts calls it). */
 export interface JobObserver {
@@ -78,6 +79,8 @@ export async function startWorkerObservability(options: {
   host?: string;
   queues: readonly Stage[];
   checks: readonly ReadinessCheck[];
+  /** The shared model batchers' counters, read at each scrape (WorkerDeps.modelBatchStats). */
+  modelBatches?: () => ModelBatchStats[];
 }): Promise<WorkerObservability> {
   const registry = new Registry();
   const labels = { host: hostname(), queues: options.queues.join(',') };
@@ -93,6 +96,21 @@ export async function startWorkerObservability(options: {
   const jobs = new Counter({ name: 'clapset_worker_jobs_total', help: 'Job attempts by stage and outcome (completed, failed)', labelNames: ['stage', 'outcome'], registers: [registry] });
   const clips = new Counter({ name: 'clapset_worker_clips_total', help: 'Clips this worker transcoded, by outcome (ok, failed, filtered)', labelNames: ['stage', 'outcome'], registers: [registry] });
   const drainingGauge = new Gauge({ name: 'clapset_worker_draining', help: '1 once the worker has stopped taking jobs and is finishing its active ones', registers: [registry] });
+  // How full the caption/embed model runs are: items / runs is the mean batch, merged runs mixed chunk jobs.
+  const batchCounter = (name: string, help: string, value: (stats: ModelBatchStats['stats']) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['batcher', 'model'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { batcher, model, stats } of options.modelBatches?.() ?? []) this.inc({ batcher, model }, value(stats));
+      },
+    });
+  batchCounter('clapset_worker_model_runs_total', 'Model session runs of the shared caption/embed batchers', (s) => s.runs);
+  batchCounter('clapset_worker_model_items_total', 'Items (clips, captions, keyword lists) those runs processed', (s) => s.items);
+  batchCounter('clapset_worker_model_merged_runs_total', 'Runs that held items of more than one chunk job', (s) => s.mergedRuns);
   // Pre-create the series, so a scrape before the first job shows zeros rather than nothing.
   for (const stage of options.queues) for (const outcome of ['completed', 'failed']) jobs.inc({ stage, outcome }, 0);
   drainingGauge.set(0);

@@ -8,6 +8,14 @@ import { createCaptioner } from './caption/captioner.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
 import { openStore } from '../infra/store/open-store.ts';
 import type { Captioner } from './caption/captioner-types.ts';
+import type { BatcherStats } from './batching/batcher.ts';
+
+/** One shared batcher of a loaded model (`t5`, `clap-audio`, `clap-text`) and what it did so far. */
+export interface ModelBatchStats {
+  batcher: string;
+  model: string;
+  stats: BatcherStats;
+}
 
 /** What every stage processor needs from its process, opened once and shared by its jobs. */
 export interface WorkerDeps {
@@ -22,6 +30,8 @@ export interface WorkerDeps {
   captioner(spec: CaptionSpec): Promise<Captioner>;
   /** Likewise one CLAP embedder per model. */
   embedder(spec: EmbedSpec): Promise<ClapEmbedder>;
+  /** The batchers of the models loaded so far (`/metrics`: runs, items, runs merged across jobs). */
+  modelBatchStats(): ModelBatchStats[];
   close(): Promise<void>;
 }
 
@@ -47,11 +57,13 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: Wo
   const device = options.device ?? 'cpu';
   const linger = options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs };
   /** Loads once per key; a failed load is forgotten so the next job tries again. */
-  const once = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
+  /** Batch counters of every model once loaded, read synchronously at each scrape. */
+  const loaded: (() => ModelBatchStats[])[] = [];
+  const once = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>, stats: (value: T) => ModelBatchStats[]): Promise<T> => {
     let value = cache.get(key);
     if (!value) {
       value = load();
-      value.catch(() => cache.delete(key));
+      value.then((v) => loaded.push(() => stats(v)), () => cache.delete(key));
       cache.set(key, value);
     }
     return value;
@@ -67,7 +79,12 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: Wo
       return store;
     },
     captioner: (spec) =>
-      once(captioners, JSON.stringify(spec), () => createCaptioner({ model: spec.model, batchSize: options.batchSize ?? spec.batchSize, dtype: spec.dtype, device, ...linger })),
+      once(
+        captioners,
+        JSON.stringify(spec),
+        () => createCaptioner({ model: spec.model, batchSize: options.batchSize ?? spec.batchSize, dtype: spec.dtype, device, ...linger }),
+        (captioner) => (captioner.batchStats ? [{ batcher: 't5', model: spec.model ?? 'template', stats: captioner.batchStats() }] : []),
+      ),
     embedder: (spec) =>
       once(embedders, JSON.stringify(spec), async () =>
         ClapEmbedder.load((await resolveModelDir(spec.model)).dir, {
@@ -78,13 +95,19 @@ export function createWorkerDeps(config: Config, ffmpegPath: string, options: Wo
           featureThreads: options.featureThreads ?? defaultFeatureThreads(),
           ...linger,
         }),
+        (embedder) => {
+          const { audio, text } = embedder.batchStats();
+          return [{ batcher: 'clap-audio', model: spec.model, stats: audio }, { batcher: 'clap-text', model: spec.model, stats: text }];
+        },
       ),
+    modelBatchStats: () => loaded.flatMap((stats) => stats()),
     async close() {
       await Promise.all([...stores.values()].map((s) => s.close()));
       await Promise.all([...captioners.values(), ...embedders.values()].map(async (c) => (await c.catch(() => null))?.close()));
       stores.clear();
       captioners.clear();
       embedders.clear();
+      loaded.length = 0;
     },
   };
 }

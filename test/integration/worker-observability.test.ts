@@ -11,6 +11,8 @@ import { makeTextAsWav } from '../helpers/audio-fixtures.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { testQueueContext, TEST_REDIS_URL } from '../helpers/pipeline-fixtures.ts';
 import { startWorkerObservability, type ReadinessCheck } from '../../workers/observability.ts';
+import { forgeTinyClap } from '../../demo/forge/clap.ts';
+import { forgeTinyT5 } from '../../demo/forge/t5.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/clapset.js', import.meta.url));
 const ctx = testQueueContext();
@@ -118,6 +120,39 @@ test('a worker serves /healthz, /readyz and /metrics that count the jobs and cli
       assert.equal(line.host, hostname());
       assert.equal(typeof line.seconds, 'number');
     }
+  } finally {
+    await stopWorker(worker);
+  }
+});
+
+test('/metrics counts the shared model batchers\' runs and items of the caption and embed stages', async () => {
+  await forgeTinyT5(join(work, 't5'), { seed: 3 });
+  await forgeTinyClap(join(work, 'clap'), { seed: 3 });
+  // Tagged by their folders and over 2 s, so each gets a T5 caption (LAION's keyword rule).
+  const tagged = join(work, 'tagged');
+  for (const [i, name] of ['Bell.wav', 'Chime.wav', 'Gong.wav'].entries()) {
+    await mkdir(join(tagged, 'Percussion', 'Metal'), { recursive: true });
+    await makeTone(join(tagged, 'Percussion', 'Metal', name), { seconds: 2.5 + i, sampleRate: 44100, channels: 1, format: 'wav' });
+  }
+  const queues = 'crawl,transcode,caption,embed,shard';
+  // CLAPSET_*_MODEL: the worker loads (and so reports) the models the crawl names.
+  const worker = await startWorker(['--queues', queues, '--batch-size', '4'], { CLAPSET_CAPTION_MODEL: join(work, 't5'), CLAPSET_CLAP_MODEL: join(work, 'clap') });
+  try {
+    const labels = { host: hostname(), queues };
+    const before = await (await get(worker.port, '/metrics')).text();
+    assert.equal(sample(before, 'clapset_worker_model_items_total', { ...labels, batcher: 'clap-audio' }), 0, 'loaded at start, nothing run yet');
+    const dataset = join(work, 'models-dataset');
+    const crawl = await runCli(['crawl', 'local', '--root', tagged, '--name', 'batches', '--dataset', dataset, '--caption-model', join(work, 't5'), '--clap-model', join(work, 'clap'), '--json'], env);
+    assert.equal(crawl.code, 0, crawl.stderr);
+    assert.equal(lastJsonLine<{ samples: number }>(crawl.stdout).samples, 3);
+    const text = await (await get(worker.port, '/metrics')).text();
+    const model = (batcher: string, name: string) => sample(text, name, { ...labels, batcher, model: join(work, batcher === 't5' ? 't5' : 'clap') }) ?? 0;
+    assert.equal(model('clap-audio', 'clapset_worker_model_items_total'), 3, 'one audio embedding per sample');
+    const audioRuns = model('clap-audio', 'clapset_worker_model_runs_total');
+    assert.ok(audioRuns >= 1 && audioRuns <= 3, `audio runs: ${audioRuns}`);
+    assert.ok(model('clap-text', 'clapset_worker_model_items_total') >= 3, 'every sample has captions to embed');
+    assert.ok(model('t5', 'clapset_worker_model_runs_total') >= 1 && model('t5', 'clapset_worker_model_items_total') >= 3, 'T5 captioned each sample');
+    assert.ok(model('clap-audio', 'clapset_worker_model_merged_runs_total') <= audioRuns);
   } finally {
     await stopWorker(worker);
   }
