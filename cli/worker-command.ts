@@ -69,10 +69,15 @@ export function registerWorkerCommand(program: Command): void {
         process.once('SIGINT', shutdown);
         process.once('SIGTERM', shutdown);
       });
+      const graceEnds = Date.now() + options.grace * 1000;
       const clean = await running.drain(options.grace * 1000);
-      if (!clean) log.warn('grace period over: jobs still running were handed back to their queues', { grace_s: options.grace });
+      if (!clean) {
+        // The handed-back jobs still run here (their ffmpeg, their model runs): exit rather than wait for them.
+        log.warn('grace period over: jobs still running were handed back to their queues', { grace_s: options.grace });
+        process.exit(0);
+      }
       // Whatever still holds the event loop after the drain must not keep the process past its grace.
-      setTimeout(() => process.exit(0), 5000).unref();
+      setTimeout(() => process.exit(0), Math.max(500, graceEnds - Date.now())).unref();
       await observability?.close();
       await deps.close();
       await ctx.close();

@@ -17,6 +17,8 @@ import type { JobObserver } from '../workers/observability.ts';
 
 /** Caption/embed chunk jobs in flight per process unless `--model-concurrency` says otherwise. */
 export const DEFAULT_MODEL_CONCURRENCY = 4;
+/** How long before the grace ends the jobs still running are handed back (at most a quarter of the grace). */
+const HAND_BACK_MS = 2000;
 
 export interface WorkerOptions {
   stages: readonly Stage[];
@@ -50,9 +52,11 @@ function stageCounters(stage: Stage, value: unknown): StageCounters {
 export interface RunningWorkers {
   /**
    * Stops taking jobs, asks crawl jobs to checkpoint and hand themselves back, and waits up to
-   * `graceMs` for the other active jobs to finish; those still running then are handed back to the
-   * queue (moved to wait) so another worker takes them at once instead of after a lock expiry.
-   * Resolves true when every job finished or was released in time on its own.
+   * `graceMs` for the other active jobs to finish; those still running a little before the grace
+   * ends (HAND_BACK_MS) are handed back to the queue (moved to wait) so another worker takes them at
+   * once instead of after a lock expiry. Resolves true when every job finished or was released in
+   * time on its own; false when jobs were handed back, and then they are still running here, so the
+   * process should exit at once.
    */
   drain(graceMs: number): Promise<boolean>;
 }
@@ -154,17 +158,21 @@ export function startWorkers(ctx: QueueContext, deps: WorkerDeps, options: Worke
     async drain(graceMs) {
       stopping.abort();
       const closed = Promise.all(workers.map((w) => w.close())).then(() => true);
+      // What still runs is handed back a little before the grace ends, so the process exits within it.
+      const handBackAt = graceMs - Math.min(HAND_BACK_MS, graceMs / 4);
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), handBackAt)));
       const clean = await Promise.race([closed, late]);
       clearTimeout(timer);
       if (!clean) {
-        // Out of time: hand the rest back rather than leave them to stall for a lock duration.
+        // Out of time: hand the rest back rather than leave them to stall for a lock duration. Not
+        // waited for: BullMQ's close(true) returns the first close(), which waits for those very jobs.
         await Promise.allSettled([...active.values()].map(({ stage, job, token }) => release(stage, job, token, 'grace period over')));
-        await Promise.allSettled(workers.map((w) => w.close(true)));
+        void Promise.allSettled(workers.map((w) => w.close(true)));
+        return false;
       }
       await Promise.allSettled([shardQueue.close(), flows.close()]);
-      return clean;
+      return true;
     },
   };
 }

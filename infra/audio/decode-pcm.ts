@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { locateFfmpeg } from '../ffmpeg/locate.ts';
+import { killOnExit } from '../ffmpeg/kill-on-exit.ts';
 import { BoundedText } from '../ffmpeg/run-ffmpeg.ts';
 
 export interface DecodePcmOptions {
@@ -31,6 +32,7 @@ export async function decodePcm(path: string, options: DecodePcmOptions = {}): P
   const stderr = new BoundedText(16 * 1024, 16 * 1024);
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false, windowsHide: true });
+    killOnExit(child);
     let buffer = Buffer.allocUnsafe(1 << 20);
     let length = 0;
     let failure: Error | null = null;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { killOnExit } from './kill-on-exit.ts';
 
 export interface RunFfmpegOptions {
   /** Kill ffmpeg (SIGKILL) after this many milliseconds and report `timedOut`. */
@@ -38,6 +39,7 @@ export function runFfmpeg(ffmpegPath: string, args: readonly string[], options: 
       return;
     }
     const child = spawn(ffmpegPath, fullArgs, { stdio: ['ignore', 'ignore', 'pipe'], shell: false, windowsHide: true });
+    killOnExit(child);
     let timedOut = false;
     let aborted = false;
     const kill = (): void => {

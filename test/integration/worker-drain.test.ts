@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { STAGES } from '../../infra/queues.ts';
+import { PACKAGE_ROOT } from '../../infra/package-root.ts';
+import { openQueue, STAGES } from '../../infra/queues.ts';
 import { openStore } from '../../infra/store/open-store.ts';
 import { spawnLocalWorkers } from '../../crawl/local-workers.ts';
 import { lastJsonLine, runCli } from '../helpers/cli.ts';
 import { collectionForTests, readSamples, testQueueContext, TEST_REDIS_URL, finishedShardCount } from '../helpers/pipeline-fixtures.ts';
 
 const fixture = collectionForTests({ goodCopies: 14 }, 'drain');
+const BIN = join(PACKAGE_ROOT, 'bin', 'clapset.js');
 
 interface LogLine { msg: string; pid: number; time: string; queue?: string; job?: string; host?: string }
 const logLines = (file: string): LogLine[] =>
@@ -111,6 +114,54 @@ test('a rolling SIGTERM restart of every worker during a crawl ends with the sam
     assert.deepEqual(logLines(logFile).filter((l) => /stalled|lock lost/.test(l.msg)), [], 'no job stalled or lost its lock');
   } finally {
     await Promise.all(fleet.map((w) => w.stop()));
+    await ctx.close();
+  }
+});
+
+test('a job still running when the grace ends is handed back: the worker exits within its grace, its ffmpeg with it, and another worker finishes the crawl', async (t) => {
+  const ctx = testQueueContext();
+  const env = { ...process.env, CLAPSET_REDIS_URL: TEST_REDIS_URL, CLAPSET_PREFIX: ctx.prefix };
+  // The real ffmpeg, 60 s late for everything but the start-up probe: a transcode outlasting any grace.
+  const pids = join(fixture.out, 'slow-ffmpeg.pids');
+  const slowFfmpeg = join(fixture.out, 'slow-ffmpeg');
+  writeFileSync(slowFfmpeg, `#!/bin/sh\ncase " $* " in *" -version "*) exec ffmpeg "$@";; esac\necho $$ >> ${pids}\nsleep 60\nexec ffmpeg "$@"\n`, { mode: 0o755 });
+  const logFile = join(fixture.out, 'grace.log');
+  const log = openSync(logFile, 'a');
+  const grace = 3;
+  const slow = spawn(process.execPath, [BIN, 'worker', '--concurrency', '1', '--grace', String(grace)], { env: { ...env, FFMPEG_PATH: slowFfmpeg }, stdio: ['ignore', log, log] });
+  const dataset = join(fixture.out, 'grace');
+  let rescuer: ReturnType<typeof spawnLocalWorkers> | undefined;
+  const transcode = openQueue(ctx, 'transcode');
+  try {
+    const crawl = runCli(['crawl', 'local', '--root', fixture.collection.root, '--name', 'grace', '--dataset', dataset, '--shard-size', '4', '--chunk-size', '2', '--json'], env);
+    await waitFor(() => existsSync(pids), () => logLines(logFile).length, 60_000, 'a transcode to start');
+    assert.equal(await transcode.getActiveCount(), 1, 'the slow worker holds one transcode job');
+    const signalled = Date.now();
+    const exited = once(slow, 'exit');
+    slow.kill('SIGTERM');
+    const [code] = await exited;
+    const seconds = (Date.now() - signalled) / 1000;
+    assert.equal(code, 0);
+    // Within the grace; one more second for the process to end on a loaded machine.
+    assert.ok(seconds < grace + 1, `exited ${seconds.toFixed(2)} s after SIGTERM (grace ${grace} s)`);
+    t.diagnostic(`exited ${seconds.toFixed(2)} s after SIGTERM (grace ${grace} s)`);
+    const released = logLines(logFile).filter((l) => l.msg === 'job released on shutdown' && l.queue === 'transcode');
+    assert.equal(released.length, 1, 'the running transcode job was handed back');
+    assert.equal((released[0] as LogLine & { why?: string }).why, 'grace period over');
+    const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const started = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
+    await waitFor(() => !started.some(alive), () => 0, 5000, 'the slow ffmpeg to be killed with its worker');
+
+    rescuer = spawnLocalWorkers(1, { env, stages: STAGES, concurrency: 1, logFile });
+    const done = await crawl;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(lastJsonLine<{ samples: number }>(done.stdout).samples, fixture.collection.valid.length);
+    assert.equal((await readSamples(openStore(dataset))).length, fixture.collection.valid.length);
+  } finally {
+    slow.kill('SIGKILL');
+    await rescuer?.stop();
+    await transcode.close();
+    closeSync(log);
     await ctx.close();
   }
 });
