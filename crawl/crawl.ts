@@ -4,6 +4,8 @@ import type { DatasetManifest } from '../schemas/manifest.ts';
 import { parseOrThrow } from '../schemas/parse.ts';
 import type { ObjectStore } from '../infra/store/object-store.ts';
 import { errorMessage, log } from '../infra/log.ts';
+import { datasetId } from '../infra/queues.ts';
+import { withSharedLock } from '../infra/redis/shared-lock.ts';
 import { createSource } from '../sources/registry.ts';
 import { crawlCheckpointSchema, seenSegmentSchema, type CrawlCheckpoint, type SeenSegment } from '../schemas/checkpoint.ts';
 import type { ExcludedCounts } from '../schemas/exclusions.ts';
@@ -61,7 +63,7 @@ export async function processCrawlJob(
 ): Promise<CrawlSummary> {
   const { signal } = options;
   const data = parseOrThrow(crawlJobSchema, job.data, 'crawl job');
-  await recordSourceInManifest(store, data);
+  await recordSourceInManifest(store, data, sources);
   // What `clapset repair` needs to re-plan the very same shards (no credentials: job data has none).
   await store.put(crawlSettingsKey(data.source.name), JSON.stringify({ ...data, fromStart: false }, null, 1), { contentType: 'application/json' });
   const source = createSource(data.source, sources);
@@ -190,8 +192,24 @@ export async function processCrawlJob(
   };
 }
 
-/** Keeps `manifest.json` listing every source crawled into the dataset, with the dataset settings. */
-export async function recordSourceInManifest(store: ObjectStore, data: CrawlJob): Promise<void> {
+/** Longest a manifest update may hold its lock (a holder that died frees it then). */
+const MANIFEST_LOCK_TTL_MS = 30_000;
+
+/**
+ * Keeps `manifest.json` listing every source crawled into the dataset, with the dataset settings.
+ * The crawls of one dataset (a recipe's sources, on any workers) update it read-modify-write at
+ * once, so each update holds a Redis lock named after the dataset: none drops another's source, and
+ * no two PUTs of the key race (the S3 test server, s3rver, writes objects in place and interleaved
+ * two such PUTs into a corrupt manifest in a chaos run).
+ */
+export async function recordSourceInManifest(store: ObjectStore, data: CrawlJob, redis: Pick<SourceContext, 'redis' | 'prefix'>): Promise<void> {
+  const lock = `${redis.prefix}:manifest-lock:${datasetId(store.uri)}`;
+  while ((await withSharedLock(redis.redis, lock, MANIFEST_LOCK_TTL_MS, () => updateManifest(store, data))) === null) {
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+  }
+}
+
+async function updateManifest(store: ObjectStore, data: CrawlJob): Promise<void> {
   const existing = await readManifest(store);
   if (existing) {
     const planning = (d: CrawlJob['dataset']) => JSON.stringify([d.shardSize, d.testFraction, d.splitSeed]);

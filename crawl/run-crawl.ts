@@ -5,7 +5,7 @@ import { errorMessage } from '../infra/log.ts';
 import { STAGES, type QueueContext } from '../infra/queues.ts';
 import { openStore } from '../infra/store/open-store.ts';
 import { progressLine } from '../infra/progress.ts';
-import { recordSourceInManifest, type CrawlProgress, type CrawlSummary } from './crawl.ts';
+import type { CrawlProgress, CrawlSummary } from './crawl.ts';
 import { submitCrawl, waitForCrawl } from './crawl-control.ts';
 import { finaliseWithExclusions, putExcludedIds, type DatasetStatsWithExclusions } from './crawl-exclusions.ts';
 import { totalExcluded } from './exclusion-rules.ts';
@@ -114,9 +114,6 @@ export async function runCrawls(config: Config, ctx: QueueContext, crawls: reado
     );
     const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ source: names[i]!, reason: o.reason as unknown }] : []));
     if (failed.length === crawls.length && crawls.length === 1) throw failed[0]!.reason;
-    // Concurrent crawl jobs update manifest.json read-modify-write and may drop each other's source;
-    // recording each again, one after another, leaves every source listed.
-    for (const [i, crawl] of crawls.entries()) if (outcomes[i]!.status === 'fulfilled') await recordSourceInManifest(store, crawl);
     const stats = await finaliseWithExclusions(store);
     if (failed.length > 0) {
       throw new Error(

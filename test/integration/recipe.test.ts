@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { locateFfmpeg } from '../../infra/ffmpeg/locate.ts';
 import { openStore } from '../../infra/store/open-store.ts';
@@ -65,7 +65,9 @@ test('the laion-audio-630k demo crawls all eight providers into one verified dat
   assert.equal(report.samples, summary.samples);
 
   // The fixture's key reached the workers through their environment only.
-  for (const file of ['manifest.json', 'stats.json', 'README.md', ...(await readdir(join(out, '_crawl'))).map((f) => `_crawl/${f}`)]) {
+  const crawlFiles = (await readdir(join(out, '_crawl'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(out, join(e.parentPath, e.name)));
+  assert.ok(crawlFiles.some((f) => f.includes('.seen/')), 'the resumable sources\' seen ids are checked too');
+  for (const file of ['manifest.json', 'stats.json', 'README.md', ...crawlFiles]) {
     assert.ok(!(await readFile(join(out, file), 'utf8')).includes('fs-fixture-key'), `${file} holds no credential`);
   }
 });
