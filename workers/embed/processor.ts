@@ -9,7 +9,7 @@ import { sampleJsonSchema } from '../../schemas/sample.ts';
 import { chainedClipResults } from '../child-results.ts';
 import type { WorkerDeps } from '../worker-deps.ts';
 import { readJson, shardKeys } from '../../infra/store/dataset-layout.ts';
-import type { ClipFeatures } from './fusion.ts';
+import { mapPool } from '../../infra/pool.ts';
 
 /** `<key>.emb` in staging: the audio embedding then the text embedding, float32 little-endian. */
 export function encodeStagedEmbedding(audio: Float32Array, text: Float32Array): Buffer {
@@ -49,24 +49,13 @@ export async function processEmbedJob(job: Pick<Job, 'data' | 'getChildrenValues
   const workDir = await mkdtemp(join(deps.workRoot, 'embed-'));
   const clap = embedder.beginJob();
   try {
-    const features = new Array<ClipFeatures>(ok.length);
-    let next = 0;
-    const fetcher = async (): Promise<void> => {
-      for (let i = next++; i < ok.length; i = next++) {
-        const r = ok[i]!;
-        const path = join(workDir, `${r.key}.flac`);
-        try {
-          await pipeline(await store.getStream(`${staging}${r.key}.flac`), createWriteStream(path));
-          features[i] = (await embedder.featuresOfFile(path, r.key, { ffmpegPath: deps.ffmpegPath })).features;
-        } catch (error) {
-          next = ok.length; // the job fails: the other fetcher takes no further clip
-          throw error;
-        }
-        await rm(path, { force: true });
-      }
-    };
-    const fetched = await Promise.allSettled(Array.from({ length: Math.min(CLIPS_IN_FLIGHT, ok.length) }, fetcher));
-    for (const outcome of fetched) if (outcome.status === 'rejected') throw outcome.reason;
+    const features = await mapPool(ok, CLIPS_IN_FLIGHT, async (r) => {
+      const path = join(workDir, `${r.key}.flac`);
+      await pipeline(await store.getStream(`${staging}${r.key}.flac`), createWriteStream(path));
+      const { features: clip } = await embedder.featuresOfFile(path, r.key, { ffmpegPath: deps.ffmpegPath });
+      await rm(path, { force: true });
+      return clip;
+    });
     const audio = await clap.embedAudio(features);
     const captions = await Promise.all(
       ok.map(async (r) => parseOrThrow(sampleJsonSchema, await readJson(store, `${staging}${r.key}.json`), `${r.key}.json`).text[0]!),
