@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +30,15 @@ async function waitFor(check: () => boolean, progress: () => unknown, idleMs: nu
   }
 }
 
+/** SIGTERMs a worker process and waits for it to exit: its exit code and the seconds that took. */
+async function drainWorker(child: ChildProcess): Promise<{ code: number | null; seconds: number }> {
+  const signalled = Date.now();
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const [code] = (await exited) as [number | null];
+  return { code, seconds: (Date.now() - signalled) / 1000 };
+}
+
 test('SIGTERM to the worker holding the crawl: it exits within its grace, another worker continues at once, the dataset is complete', async (t) => {
   const ctx = testQueueContext();
   const dataset = join(fixture.out, 'dataset');
@@ -46,11 +55,7 @@ test('SIGTERM to the worker holding the crawl: it exits within its grace, anothe
     const child = workers.processes.find((p) => p.pid === holder.pid)!;
     assert.ok(child, `the crawl runs in one of the test's workers (pid ${holder.pid})`);
 
-    const signalled = Date.now();
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const [code] = await exited;
-    const drainSeconds = (Date.now() - signalled) / 1000;
+    const { code, seconds: drainSeconds } = await drainWorker(child);
     assert.equal(code, 0);
     assert.ok(drainSeconds < 30, `drained in ${drainSeconds} s, within the default 30-s grace`);
 
@@ -96,12 +101,9 @@ test('a rolling SIGTERM restart of every worker during a crawl ends with the sam
     // Replace each original worker in turn, each after one more shard is done.
     for (const [i, old] of [...fleet].entries()) {
       await waitFor(() => finishedShardCount(dataset) >= i + 1, () => logLines(logFile).length, 60_000, `shard ${i + 1}`);
-      const signalled = Date.now();
-      const exited = once(old.processes[0]!, 'exit');
-      old.processes[0]!.kill('SIGTERM');
-      const [code] = await exited;
+      const { code, seconds } = await drainWorker(old.processes[0]!);
       assert.equal(code, 0);
-      drains.push((Date.now() - signalled) / 1000);
+      drains.push(seconds);
       fleet.push(start());
     }
     const done = await crawl;
@@ -136,11 +138,7 @@ test('a job still running when the grace ends is handed back: the worker exits w
     const crawl = runCli(['crawl', 'local', '--root', fixture.collection.root, '--name', 'grace', '--dataset', dataset, '--shard-size', '4', '--chunk-size', '2', '--json'], env);
     await waitFor(() => existsSync(pids), () => logLines(logFile).length, 60_000, 'a transcode to start');
     assert.equal(await transcode.getActiveCount(), 1, 'the slow worker holds one transcode job');
-    const signalled = Date.now();
-    const exited = once(slow, 'exit');
-    slow.kill('SIGTERM');
-    const [code] = await exited;
-    const seconds = (Date.now() - signalled) / 1000;
+    const { code, seconds } = await drainWorker(slow);
     assert.equal(code, 0);
     // Within the grace; one more second for the process to end on a loaded machine.
     assert.ok(seconds < grace + 1, `exited ${seconds.toFixed(2)} s after SIGTERM (grace ${grace} s)`);
