@@ -6,6 +6,7 @@ import type { ObjectStore } from '../infra/store/object-store.ts';
 import { errorMessage, log } from '../infra/log.ts';
 import { datasetId } from '../infra/queues.ts';
 import { withSharedLock } from '../infra/redis/shared-lock.ts';
+import { mapPool } from '../infra/pool.ts';
 import { createSource } from '../sources/registry.ts';
 import { crawlCheckpointSchema, seenSegmentSchema, type CrawlCheckpoint, type SeenSegment } from '../schemas/checkpoint.ts';
 import type { ExcludedCounts } from '../schemas/exclusions.ts';
@@ -298,22 +299,16 @@ export class CheckpointFrontier {
   /** The first `count` seen ids, from segments of `per` ids, read 8 at a time. */
   async #readSegments(count: number, per: number): Promise<string[]> {
     const indices = Array.from({ length: Math.ceil(count / per) }, (_, i) => i);
-    const seen: string[] = [];
-    for (let from = 0; from < indices.length; from += 8) {
-      const segments = await Promise.all(
-        indices.slice(from, from + 8).map(async (index) => {
-          const key = seenSegmentKey(this.#source, index);
-          const segment = parseOrThrow(seenSegmentSchema, await readJson(this.#store, key), key);
-          const wanted = Math.min(per, count - index * per);
-          if (segment.first !== index * per || segment.ids.length < wanted) {
-            throw new Error(`${key} holds ${segment.ids.length} ids from id ${segment.first}; ${this.#key} needs ${wanted} from id ${index * per}`);
-          }
-          return segment.ids.slice(0, wanted);
-        }),
-      );
-      for (const ids of segments) for (const id of ids) seen.push(id);
-    }
-    return seen;
+    const segments = await mapPool(indices, 8, async (index) => {
+      const key = seenSegmentKey(this.#source, index);
+      const segment = parseOrThrow(seenSegmentSchema, await readJson(this.#store, key), key);
+      const wanted = Math.min(per, count - index * per);
+      if (segment.first !== index * per || segment.ids.length < wanted) {
+        throw new Error(`${key} holds ${segment.ids.length} ids from id ${segment.first}; ${this.#key} needs ${wanted} from id ${index * per}`);
+      }
+      return segment.ids.slice(0, wanted);
+    });
+    return segments.flat();
   }
 
   plan(shard: PlannedShard): void {
